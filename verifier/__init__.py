@@ -1,0 +1,30 @@
+"""r1-verifier: a reward and verification service for R1-style RL training.
+
+This package's top level is the public plugin API: what a reward plugin imports. The HTTP layer
+(``verifier.http``) and the client (``verifier.client``) are imported explicitly by those who need them.
+"""
+
+from __future__ import annotations
+
+from verifier.errors import PluginError, RewardFailure, VerifierError
+from verifier.hookspecs import hookimpl
+from verifier.types import Health, Message, NoParams, PluginConfig, Reward, RewardItem, Score, ScoreLike, message_text
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Health",
+    "Message",
+    "NoParams",
+    "PluginConfig",
+    "PluginError",
+    "Reward",
+    "RewardFailure",
+    "RewardItem",
+    "Score",
+    "ScoreLike",
+    "VerifierError",
+    "__version__",
+    "hookimpl",
+    "message_text",
+]

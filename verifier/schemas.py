@@ -1,0 +1,99 @@
+"""The v1 wire format: request and response bodies shared by the HTTP layer and the client."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import Required, TypedDict
+
+
+class ChatMessage(TypedDict, total=False):
+    """An OpenAI / TRL conversational message. Content is text or a list of typed parts."""
+
+    role: Required[str]
+    content: str | list[dict[str, Any]] | None
+
+
+Weights: TypeAlias = list[str] | dict[str, float]
+"""Rewards to compute: a list of names (weight 1 each) or a mapping of name to weight."""
+
+Params: TypeAlias = dict[str, dict[str, Any]]
+"""Reward parameters keyed by reward name."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Item(_Strict):
+    """One completion to score."""
+
+    id: str | int | None = Field(default=None, description="echoed back in the result")
+    prompt: str | list[ChatMessage] | None = Field(default=None, description="the prompt: text or chat messages")
+    completion: str | list[ChatMessage] = Field(description="the model's output: text or chat messages")
+    rewards: Weights | None = Field(default=None, description="overrides the request's rewards for this item")
+    reference: Any = Field(default=None, description="the gold answer, the tests...: whatever the reward needs")
+    params: Params | None = Field(default=None, description="per-reward params, merged over the request's")
+    completion_tokens: int | None = Field(
+        default=None, ge=0, description="the completion's length in tokens, for the length rewards"
+    )
+
+
+class VerifyRequest(_Strict):
+    """A batch to score. ``rewards`` and ``params`` are defaults that each item may override."""
+
+    items: list[Item]
+    rewards: Weights | None = None
+    params: Params | None = None
+    group_size: int | None = Field(
+        default=None, ge=1, description="consecutive items form GRPO groups of this size; adds advantages"
+    )
+    scale_rewards: Literal["group", "batch", "none"] = Field(
+        default="group", description="how advantages are scaled, as TRL's GRPOConfig.scale_rewards"
+    )
+
+
+class ItemResult(BaseModel):
+    """Exactly one per request item, in request order."""
+
+    id: str | int | None = None
+    reward: float | None = Field(description="weighted sum of the non-null scores; null when none applies")
+    scores: dict[str, float | None]
+    details: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    errors: dict[str, str] = Field(default_factory=dict)
+    advantage: float | None = Field(default=None, description="GRPO group-normalised advantage (group_size)")
+
+
+class VerifyResponse(BaseModel):
+    results: list[ItemResult]
+
+
+class RewardInfo(BaseModel):
+    name: str
+    plugin: str
+    version: str
+    description: str
+    reads_scores: bool = False
+    params_schema: dict[str, Any]
+
+
+class RewardsResponse(BaseModel):
+    rewards: list[RewardInfo]
+
+
+class ErrorBody(BaseModel):
+    type: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorResponse(BaseModel):
+    """The one shape of every error the service answers with."""
+
+    error: ErrorBody
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "degraded", "down"]
+    rewards: dict[str, dict[str, str]] = Field(default_factory=dict)

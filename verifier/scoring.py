@@ -1,0 +1,206 @@
+"""Score a batch: plan which rewards each item needs, run each reward once over its items, combine.
+
+Every item gets exactly one result. A reward that raises or times out costs the items it was scoring a
+``null`` score and an error message; it never fails the batch and never becomes a silent 0.0.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import anyio
+from pydantic import BaseModel, ValidationError
+
+from verifier.advantages import group_advantages
+from verifier.errors import InvalidRequestError, LimitExceededError
+from verifier.registry import RegisteredReward, RewardRegistry
+from verifier.schemas import Item, ItemResult, VerifyRequest, VerifyResponse, Weights
+from verifier.types import RewardItem, Score, ScoreLike, to_score
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Plan:
+    """What one item needs: reward weights and validated params per reward."""
+
+    item: Item
+    weights: dict[str, float]
+    params: dict[str, BaseModel]
+    scores: dict[str, Score] = field(default_factory=dict)
+
+
+class BatchScorer:
+    """Scores ``VerifyRequest`` batches against a registry. Holds no per-request state."""
+
+    def __init__(self, registry: RewardRegistry, *, reward_timeout_s: float = 600.0, max_items: int | None = None):
+        self.registry = registry
+        self.reward_timeout_s = reward_timeout_s
+        self.max_items = max_items
+
+    async def score(self, request: VerifyRequest) -> VerifyResponse:
+        """Validate the request against the registry (raising a ``RequestError``), then score it."""
+        plans = self.plan(request)
+        await self._run(plans)
+        return self._combine(plans, request)
+
+    def plan(self, request: VerifyRequest) -> list[_Plan]:
+        if self.max_items is not None and len(request.items) > self.max_items:
+            raise LimitExceededError("items per batch", len(request.items), self.max_items)
+        if request.group_size is not None and len(request.items) % request.group_size:
+            raise InvalidRequestError(
+                [{"loc": ["group_size"],
+                  "msg": f"{len(request.items)} items do not split into groups of {request.group_size}"}]
+            )
+        default_weights = _weights(request.rewards, ["rewards"]) if request.rewards is not None else None
+        mentioned = set(default_weights or ()) | set(request.params or ())
+        weights_per_item: list[dict[str, float]] = []
+        errors: list[dict[str, Any]] = []
+        for i, item in enumerate(request.items):
+            if item.rewards is not None:
+                weights = _weights(item.rewards, ["items", i, "rewards"])
+            elif default_weights is not None:
+                weights = default_weights
+            else:
+                errors.append({"loc": ["items", i, "rewards"],
+                               "msg": "no rewards requested for this item (set items[].rewards or rewards)"})
+                weights = {}
+            weights_per_item.append(weights)
+            mentioned |= set(weights) | set(item.params or ())
+        if errors:
+            raise InvalidRequestError(errors)
+        self.registry.check_known(mentioned)
+
+        shared = request.params or {}
+        cache: dict[str, BaseModel] = {}  # request-level params validated once per reward, not once per item
+        plans: list[_Plan] = []
+        for i, (item, weights) in enumerate(zip(request.items, weights_per_item, strict=True)):
+            params: dict[str, BaseModel] = {}
+            for name in weights:
+                own = (item.params or {}).get(name)
+                try:
+                    if own is None:
+                        if name not in cache:
+                            cache[name] = self._validate(name, shared.get(name, {}), ["params", name])
+                        params[name] = cache[name]
+                    else:
+                        merged = {**shared.get(name, {}), **own}
+                        params[name] = self._validate(name, merged, ["items", i, "params", name])
+                except InvalidRequestError as exc:
+                    errors.extend(exc.details["errors"])
+            plans.append(_Plan(item, weights, params))
+        if errors:
+            raise InvalidRequestError(errors)
+        return plans
+
+    def _validate(self, name: str, raw: Mapping[str, Any], loc: list[str | int]) -> BaseModel:
+        model = self.registry.get(name).reward.params
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            raise InvalidRequestError(
+                [{"loc": [*loc, *err["loc"]], "msg": err["msg"], "type": err["type"]} for err in exc.errors()]
+            ) from None
+
+    async def _run(self, plans: list[_Plan]) -> None:
+        needed: dict[str, list[_Plan]] = {}
+        for plan in plans:
+            for name in plan.weights:
+                needed.setdefault(name, []).append(plan)
+        entries = [self.registry.get(name) for name in needed]
+        # Rewards that read other rewards' verdicts (cosine length, ...) run once those verdicts exist.
+        for phase in ([e for e in entries if not e.reward.reads_scores], [e for e in entries if e.reward.reads_scores]):
+            async with anyio.create_task_group() as tg:
+                for entry in phase:
+                    tg.start_soon(self._run_reward, entry, needed[entry.name])
+
+    async def _run_reward(self, entry: RegisteredReward, plans: list[_Plan]) -> None:
+        reward = entry.reward
+        items = [
+            RewardItem(
+                index=i,
+                completion=plan.item.completion,
+                params=plan.params[reward.name],
+                prompt=plan.item.prompt,
+                reference=plan.item.reference,
+                id=plan.item.id,
+                completion_tokens=plan.item.completion_tokens,
+                scores={k: s.value for k, s in plan.scores.items()} if reward.reads_scores else {},
+            )
+            for i, plan in enumerate(plans)
+        ]
+        try:
+            with anyio.fail_after(self.reward_timeout_s):
+                results = await _call(reward.score, items)
+            scores = _check_results(results, len(items))
+        except BaseException as exc:
+            if isinstance(exc, anyio.get_cancelled_exc_class() | KeyboardInterrupt | SystemExit | GeneratorExit):
+                raise
+            message = _failure_message(entry, exc, self.reward_timeout_s)
+            log.error("reward %s failed for %d items: %s", reward.name, len(items), message,
+                      exc_info=not isinstance(exc, TimeoutError))
+            scores = [Score(None, {}, message)] * len(items)
+        for plan, score in zip(plans, scores, strict=True):
+            plan.scores[reward.name] = score
+
+    def _combine(self, plans: list[_Plan], request: VerifyRequest) -> VerifyResponse:
+        results = []
+        for plan in plans:
+            total = 0.0
+            applied = False
+            scores: dict[str, float | None] = {}
+            details: dict[str, dict[str, Any]] = {}
+            errors: dict[str, str] = {}
+            for name, weight in plan.weights.items():
+                score = plan.scores[name]
+                scores[name] = score.value
+                if score.details:
+                    details[name] = dict(score.details)
+                if score.error:
+                    errors[name] = score.error
+                if score.value is not None:
+                    total += weight * score.value
+                    applied = True
+            results.append(ItemResult(id=plan.item.id, reward=total if applied else None, scores=scores,
+                                      details=details, errors=errors))
+        if request.group_size is not None:
+            advantages = group_advantages([r.reward for r in results], request.group_size, request.scale_rewards)
+            for result, advantage in zip(results, advantages, strict=True):
+                result.advantage = advantage
+        return VerifyResponse(results=results)
+
+
+def _weights(raw: Weights, loc: list[str | int]) -> dict[str, float]:
+    if isinstance(raw, list):
+        if len(set(raw)) != len(raw):
+            raise InvalidRequestError([{"loc": loc, "msg": "a reward is listed twice"}])
+        return dict.fromkeys(raw, 1.0)
+    return {name: float(w) for name, w in raw.items()}
+
+
+async def _call(score: Any, items: Sequence[RewardItem]) -> Sequence[ScoreLike]:
+    if inspect.iscoroutinefunction(score) or inspect.iscoroutinefunction(getattr(score, "__call__", None)):
+        return cast(Sequence[ScoreLike], await score(items))
+    result = await anyio.to_thread.run_sync(score, items, abandon_on_cancel=True)
+    if inspect.isawaitable(result):
+        return cast(Sequence[ScoreLike], await cast(Awaitable[Sequence[ScoreLike]], result))
+    return cast(Sequence[ScoreLike], result)
+
+
+def _check_results(results: object, expected: int) -> list[Score]:
+    if isinstance(results, str | bytes) or not isinstance(results, Sequence):
+        raise TypeError(f"reward returned {type(results).__name__}, expected a sequence of scores")
+    if len(results) != expected:
+        raise ValueError(f"reward returned {len(results)} results for {expected} items")
+    return [to_score(r) for r in results]
+
+
+def _failure_message(entry: RegisteredReward, exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"reward {entry.name!r} did not finish within {timeout:g} s"
+    return f"reward {entry.name!r} (plugin {entry.plugin.name}) failed: {type(exc).__name__}: {exc}"
+

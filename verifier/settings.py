@@ -1,0 +1,75 @@
+"""Service settings: one pydantic-settings class, from ``VERIFIER_*`` environment variables and a TOML file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "VERIFIER_CONFIG_FILE"
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told. Precedence: explicit arguments, then ``VERIFIER_*`` environment
+    variables, then the TOML file named by ``VERIFIER_CONFIG_FILE`` (or ``--config``), then these defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="VERIFIER_", env_nested_delimiter="__", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, description="uvicorn worker processes")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+
+    plugins_allow: list[str] | None = Field(
+        default=None, description="load only these plugins (entry-point names); all when unset"
+    )
+    plugins_deny: list[str] = Field(default_factory=list, description="never load these plugins")
+    plugin_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="options handed to each plugin, keyed by plugin name"
+    )
+
+    max_batch_items: int = Field(default=8192, ge=1, description="most items in one /v1/verify request")
+    max_request_bytes: int = Field(default=64 * 2**20, ge=1024, description="largest request body accepted")
+    reward_timeout_s: float = Field(
+        default=600.0, gt=0, description="a reward that takes longer for one batch gives its items null + error"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        if config_file:
+            sources += (TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)),)
+        return sources
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build settings, reading ``config_file`` (TOML) below the environment and ``overrides`` above it."""
+    if config_file is None:
+        return Settings(**overrides)
+    if not Path(config_file).is_file():
+        raise FileNotFoundError(f"settings file not found: {config_file}")
+    previous = os.environ.get(CONFIG_FILE_ENV)
+    os.environ[CONFIG_FILE_ENV] = str(config_file)
+    try:
+        return Settings(**overrides)
+    finally:
+        if previous is None:
+            del os.environ[CONFIG_FILE_ENV]
+        else:
+            os.environ[CONFIG_FILE_ENV] = previous

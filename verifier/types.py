@@ -1,0 +1,151 @@
+"""The data a reward plugin sees and returns: the public plugin types."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from verifier.errors import PluginError
+
+Message: TypeAlias = Mapping[str, Any]
+"""A chat message as trainers send it: ``{"role": ..., "content": ...}`` (OpenAI / TRL conversational)."""
+
+Text: TypeAlias = str | Sequence[Message]
+M = TypeVar("M", bound=BaseModel)
+
+
+def message_text(message: Message) -> str:
+    """The text of one chat message; content may be a string or a list of OpenAI-style parts."""
+    content = message.get("content")
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    parts = [p.get("text", "") for p in content if isinstance(p, Mapping) and p.get("type", "text") == "text"]
+    return "".join(str(p) for p in parts)
+
+
+class NoParams(BaseModel):
+    """Parameter model of a reward that takes none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True, slots=True)
+class RewardItem:
+    """One completion to score, as one reward sees it.
+
+    ``params`` is already validated against the reward's parameter model. ``scores`` holds the other
+    rewards' verdicts for this item and is filled only for rewards registered with ``reads_scores=True``.
+    """
+
+    index: int
+    completion: Text
+    params: BaseModel = field(default_factory=NoParams)
+    prompt: Text | None = None
+    reference: Any = None
+    id: str | int | None = None
+    completion_tokens: int | None = None
+    scores: Mapping[str, float | None] = field(default_factory=dict)
+
+    @property
+    def completion_text(self) -> str:
+        """The completion as plain text: the assistant messages' text joined by newlines for chat input."""
+        if isinstance(self.completion, str):
+            return self.completion
+        return "\n".join(message_text(m) for m in self.completion if m.get("role", "assistant") == "assistant")
+
+    @property
+    def prompt_text(self) -> str:
+        """The prompt as plain text: the last user message for chat input, ``""`` when there is no prompt."""
+        if self.prompt is None:
+            return ""
+        if isinstance(self.prompt, str):
+            return self.prompt
+        users = [m for m in self.prompt if m.get("role") == "user"]
+        return message_text(users[-1]) if users else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """One item's verdict. ``value`` is ``None`` when the reward does not apply (or could not be computed:
+    then ``error`` says why). ``details`` is free-form JSON for logs and completion tables."""
+
+    value: float | None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+ScoreLike: TypeAlias = Score | float | int | None
+BatchScorer: TypeAlias = Callable[[Sequence[RewardItem]], Sequence[ScoreLike] | Awaitable[Sequence[ScoreLike]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """What ``/readyz`` reports for one reward. ``degraded`` still serves (say why); ``down`` does not."""
+
+    status: Literal["ok", "degraded", "down"] = "ok"
+    message: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reward:
+    """A reward a plugin registers.
+
+    ``score`` receives every item of a batch that asked for this reward, in batch order, and returns one
+    result per item (sync or async). ``lifespan``, if given, is entered when the host starts and exited when
+    it stops: the place for process pools, clients and warm-up. ``health`` feeds ``/readyz``.
+    """
+
+    name: str
+    description: str
+    score: BatchScorer
+    params: type[BaseModel] = NoParams
+    reads_scores: bool = False
+    lifespan: Callable[[], AbstractAsyncContextManager[object]] | None = None
+    health: Callable[[], Health] | None = None
+
+
+@dataclass(frozen=True)
+class PluginConfig:
+    """The host's configuration for one plugin (from settings ``plugin_options.<name>``)."""
+
+    plugin: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def parse(self, model: type[M]) -> M:
+        """Validate the options into the plugin's own settings model; a bad option fails startup."""
+        try:
+            return model.model_validate(dict(self.options))
+        except ValueError as exc:
+            raise PluginError(self.plugin, f"invalid options: {exc}") from exc
+
+
+def to_score(result: ScoreLike) -> Score:
+    """Normalise what a scorer returned into a ``Score``; a non-finite or non-numeric value is an error."""
+    if isinstance(result, Score):
+        value = result.value
+        if value is None:
+            return result
+        checked = _finite(value)
+        if checked is None:
+            return Score(None, result.details, f"reward returned a non-finite or non-numeric score: {value!r}")
+        return result if checked == value and type(value) is float else Score(checked, result.details, result.error)
+    if result is None:
+        return Score(None)
+    checked = _finite(result)
+    if checked is None:
+        return Score(None, {}, f"reward returned a non-finite or non-numeric score: {result!r}")
+    return Score(checked)
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
