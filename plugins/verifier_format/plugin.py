@@ -1,0 +1,38 @@
+"""The hook implementation: which rewards this plugin registers."""
+
+from __future__ import annotations
+
+from verifier import PluginConfig, Reward, hookimpl
+from verifier_format.length import CosineLength, CosineParams, OverlongParams, SoftOverlong
+from verifier_format.tags import FormatParams, FormatReward, TagCount, TagCountParams
+
+
+@hookimpl
+def register_rewards(config: PluginConfig) -> list[Reward]:
+    return [
+        Reward(
+            name="format",
+            description="1.0 when the completion is reasoning inside <think> tags followed by an answer, else 0.0",
+            score=FormatReward(),
+            params=FormatParams,
+        ),
+        Reward(
+            name="tag_count",
+            description="Partial credit (0 to 1) for each reasoning/answer tag present exactly once and in order",
+            score=TagCount(),
+            params=TagCountParams,
+        ),
+        Reward(
+            name="soft_overlong",
+            description="DAPO soft overlong punishment: 0 up to max_length - cache_length, linear to -1 at max_length",
+            score=SoftOverlong(),
+            params=OverlongParams,
+        ),
+        Reward(
+            name="cosine_length",
+            description="Cosine-scaled length: shorter is better when correct, longer is penalised less when wrong",
+            score=CosineLength(),
+            params=CosineParams,
+            reads_scores=True,
+        ),
+    ]

@@ -1,0 +1,197 @@
+"""Python clients for the verifier API, sync and async, on httpx.
+
+    with VerifierClient("http://127.0.0.1:8000") as client:
+        response = client.verify([{"completion": "<think>...</think> 42"}], rewards=["format"])
+
+A batch is scored by one POST. Scoring is a pure function of the request, so a failed attempt is safe to
+retry: connection errors, 429 and 502/503/504 are retried with exponential backoff (honouring Retry-After).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+import orjson
+
+from verifier.errors import VerifierError
+from verifier.schemas import HealthResponse, Item, Params, RewardInfo, RewardsResponse, VerifyResponse, Weights
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+class VerifierHTTPError(VerifierError):
+    """The verifier answered with an error (after retries, for retryable ones)."""
+
+    def __init__(self, status: int, type_: str, message: str, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(f"HTTP {status} {type_}: {message}")
+        self.status = status
+        self.type = type_
+        self.message = message
+        self.details = dict(details or {})
+
+
+class VerifierUnavailableError(VerifierError):
+    """The verifier could not be reached (after retries)."""
+
+
+def encode_verify(
+    items: Sequence[Item | Mapping[str, Any]],
+    rewards: Weights | None = None,
+    params: Params | None = None,
+    group_size: int | None = None,
+    scale_rewards: str = "group",
+) -> bytes:
+    """The JSON body of a ``/v1/verify`` request."""
+    body: dict[str, Any] = {
+        "items": [i.model_dump(exclude_none=True) if isinstance(i, Item) else i for i in items],
+    }
+    if rewards is not None:
+        body["rewards"] = rewards
+    if params is not None:
+        body["params"] = params
+    if group_size is not None:
+        body["group_size"] = group_size
+        body["scale_rewards"] = scale_rewards
+    return orjson.dumps(body)
+
+
+def _raise_for_error(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        error = response.json()["error"]
+        raise VerifierHTTPError(response.status_code, error["type"], error["message"], error.get("details"))
+    except (ValueError, KeyError, TypeError):
+        raise VerifierHTTPError(response.status_code, "http_error", response.text[:500]) from None
+
+
+def _retry_delay(attempt: int, backoff: float, response: httpx.Response | None) -> float:
+    if response is not None:
+        retry_after = response.headers.get("retry-after", "")
+        if retry_after.replace(".", "", 1).isdigit():
+            return min(float(retry_after), 60.0)
+    return float(backoff * 2**attempt)
+
+
+class _Base:
+    def __init__(
+        self, base_url: str = DEFAULT_URL, *, timeout: float = 600.0, retries: int = 3, backoff: float = 0.5,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.headers = {"content-type": "application/json", **(headers or {})}
+
+
+class VerifierClient(_Base):
+    """Blocking client. Reuse one instance: it pools connections."""
+
+    def __init__(self, base_url: str = DEFAULT_URL, *, transport: httpx.BaseTransport | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(base_url, **kwargs)
+        self._http = httpx.Client(base_url=self.base_url, timeout=self.timeout, transport=transport,
+                                  headers=self.headers)
+
+    def verify(
+        self,
+        items: Sequence[Item | Mapping[str, Any]],
+        *,
+        rewards: Weights | None = None,
+        params: Params | None = None,
+        group_size: int | None = None,
+        scale_rewards: str = "group",
+    ) -> VerifyResponse:
+        """Score a batch; one result per item, in order."""
+        body = encode_verify(items, rewards, params, group_size, scale_rewards)
+        return VerifyResponse.model_validate_json(self._request("POST", "/v1/verify", body).content)
+
+    def rewards(self) -> list[RewardInfo]:
+        return RewardsResponse.model_validate_json(self._request("GET", "/v1/rewards").content).rewards
+
+    def ready(self) -> HealthResponse:
+        """The ``/readyz`` report (also when it is 503)."""
+        response = self._http.get("/readyz")
+        return HealthResponse.model_validate_json(response.content)
+
+    def _request(self, method: str, path: str, body: bytes | None = None) -> httpx.Response:
+        for attempt in range(self.retries + 1):
+            response: httpx.Response | None = None
+            try:
+                response = self._http.request(method, path, content=body)
+            except httpx.TransportError as exc:
+                if attempt == self.retries:
+                    raise VerifierUnavailableError(f"{method} {self.base_url}{path}: {exc!r}") from exc
+            if response is not None and (response.status_code not in RETRY_STATUSES or attempt == self.retries):
+                _raise_for_error(response)
+                return response
+            time.sleep(_retry_delay(attempt, self.backoff, response))
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> VerifierClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncVerifierClient(_Base):
+    """Asyncio client with the same methods as ``VerifierClient``."""
+
+    def __init__(self, base_url: str = DEFAULT_URL, *, transport: httpx.AsyncBaseTransport | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(base_url, **kwargs)
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, transport=transport,
+                                       headers=self.headers)
+
+    async def verify(
+        self,
+        items: Sequence[Item | Mapping[str, Any]],
+        *,
+        rewards: Weights | None = None,
+        params: Params | None = None,
+        group_size: int | None = None,
+        scale_rewards: str = "group",
+    ) -> VerifyResponse:
+        """Score a batch; one result per item, in order."""
+        body = encode_verify(items, rewards, params, group_size, scale_rewards)
+        return VerifyResponse.model_validate_json((await self._request("POST", "/v1/verify", body)).content)
+
+    async def rewards(self) -> list[RewardInfo]:
+        return RewardsResponse.model_validate_json((await self._request("GET", "/v1/rewards")).content).rewards
+
+    async def ready(self) -> HealthResponse:
+        response = await self._http.get("/readyz")
+        return HealthResponse.model_validate_json(response.content)
+
+    async def _request(self, method: str, path: str, body: bytes | None = None) -> httpx.Response:
+        for attempt in range(self.retries + 1):
+            response: httpx.Response | None = None
+            try:
+                response = await self._http.request(method, path, content=body)
+            except httpx.TransportError as exc:
+                if attempt == self.retries:
+                    raise VerifierUnavailableError(f"{method} {self.base_url}{path}: {exc!r}") from exc
+            if response is not None and (response.status_code not in RETRY_STATUSES or attempt == self.retries):
+                _raise_for_error(response)
+                return response
+            await asyncio.sleep(_retry_delay(attempt, self.backoff, response))
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncVerifierClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

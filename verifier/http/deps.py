@@ -1,0 +1,24 @@
+"""Request dependencies, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from verifier.errors import VerifierError
+from verifier.runtime import Runtime
+
+
+class NotReadyError(VerifierError):
+    """The app has not finished starting (or is stopping)."""
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+    if runtime is None:
+        raise NotReadyError("the verifier is not running (starting up or shutting down)")
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

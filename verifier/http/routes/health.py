@@ -1,0 +1,28 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from verifier.schemas import HealthResponse
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=HealthResponse)
+async def healthz() -> HealthResponse:
+    """The process is alive and serving HTTP."""
+    return HealthResponse(status="ok")
+
+
+@router.get("/readyz", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
+async def readyz(request: Request, response: Response) -> HealthResponse:
+    """Plugins are loaded and every reward's resources are up; 503 while any is down."""
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is None:
+        response.status_code = 503
+        return HealthResponse(status="down", rewards={})
+    report = runtime.health()
+    if report.status == "down":
+        response.status_code = 503
+    return report

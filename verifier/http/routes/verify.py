@@ -1,0 +1,53 @@
+"""Batch scoring."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+
+from verifier.errors import InvalidRequestError, LimitExceededError
+from verifier.http.deps import RuntimeDep
+from verifier.schemas import ErrorResponse, VerifyRequest, VerifyResponse
+
+router = APIRouter(prefix="/v1", tags=["verify"])
+
+_ERRORS = {status: {"model": ErrorResponse} for status in (400, 413, 422, 503)}
+
+
+@router.post(
+    "/verify",
+    response_model=VerifyResponse,
+    responses=_ERRORS,  # type: ignore[arg-type]
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/VerifyRequest"}}},
+        }
+    },
+)
+async def verify(request: Request, runtime: RuntimeDep) -> Response:
+    """Score a batch of completions: exactly one result per item, in request order."""
+    # The body is parsed straight from bytes by pydantic (no intermediate dicts): batches are large.
+    body = await _read_body(request, runtime.settings.max_request_bytes)
+    try:
+        parsed = VerifyRequest.model_validate_json(body)
+    except ValidationError as exc:
+        raise InvalidRequestError(
+            [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        ) from None
+    result = await runtime.scorer.score(parsed)
+    return Response(result.model_dump_json(), media_type="application/json")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise LimitExceededError("request bytes", int(declared), limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise LimitExceededError("request bytes", size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)

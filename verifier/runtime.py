@@ -1,0 +1,70 @@
+"""A running verifier: plugins loaded, reward resources open, a scorer ready. Shared by the HTTP app
+and the offline ``verifier score`` command so both score through exactly the same path."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import pluggy
+
+from verifier.errors import PluginError
+from verifier.registry import RewardRegistry, create_plugin_manager
+from verifier.schemas import HealthResponse
+from verifier.scoring import BatchScorer
+from verifier.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_registry(settings: Settings, plugin_manager: pluggy.PluginManager | None = None) -> RewardRegistry:
+    """Load the selected plugins and validate their rewards; raises ``PluginError`` naming the culprit."""
+    pm = plugin_manager or create_plugin_manager(allow=settings.plugins_allow, deny=settings.plugins_deny)
+    return RewardRegistry.from_plugin_manager(pm, settings.plugin_options)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    registry: RewardRegistry
+    scorer: BatchScorer
+
+    def health(self) -> HealthResponse:
+        """Each reward's own health report, and the worst of them."""
+        rewards: dict[str, dict[str, str]] = {}
+        worst = "ok"
+        for entry in self.registry:
+            if entry.reward.health is None:
+                continue
+            try:
+                report = entry.reward.health()
+                status, message = report.status, report.message
+            except Exception as exc:  # a health check that fails is itself a "down"
+                status, message = "down", f"health check raised {exc!r}"
+            rewards[entry.name] = {"status": status, "message": message}
+            if status == "down" or (status == "degraded" and worst == "ok"):
+                worst = status
+        return HealthResponse(status=worst, rewards=rewards)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def running(
+    settings: Settings, plugin_manager: pluggy.PluginManager | None = None
+) -> AsyncIterator[Runtime]:
+    """Load plugins, enter every reward's lifespan (pools, clients), and close them all on exit."""
+    registry = build_registry(settings, plugin_manager)
+    async with AsyncExitStack() as stack:
+        for entry in registry:
+            if entry.reward.lifespan is not None:
+                try:
+                    await stack.enter_async_context(entry.reward.lifespan())
+                except Exception as exc:
+                    raise PluginError(entry.plugin.name, f"reward {entry.name!r} failed to start: {exc!r}") from exc
+        log.info("verifier ready with rewards: %s", ", ".join(registry.names()))
+        yield Runtime(
+            settings,
+            registry,
+            BatchScorer(registry, reward_timeout_s=settings.reward_timeout_s, max_items=settings.max_batch_items),
+        )
