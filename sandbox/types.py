@@ -1,0 +1,229 @@
+"""The sandbox's public types: what a caller asks for and what a backend reports.
+
+Compile once, run many: a ``Program`` (language + source files) is *prepared* once — compiled, for
+languages that compile — and the prepared program is then *run* any number of times with different
+``RunSpec`` s (stdin, argv, limits). A code reward with 50 stdin/stdout tests compiles once and runs 50
+times. ``ExecRequest`` bundles a program and its runs for one-shot callers and the HTTP service.
+
+Every backend (``process``, ``docker``, ``remote``) implements the ``Backend`` protocol below and returns
+the same ``ExecResult`` facts. These models are the wire format of ``sandbox serve`` as well.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MiB = 1024 * 1024
+
+
+class ExecStatus(enum.StrEnum):
+    """How one execution ended. Exactly one applies; the first matching rule in this order wins:
+    ``sandbox_error`` (the sandbox failed, not the program), ``compile_error``, ``timeout`` (wall or CPU
+    limit), ``output_limit``, ``memory_limit``, ``runtime_error`` (non-zero exit or killed by a signal),
+    ``ok`` (exit code 0)."""
+
+    OK = "ok"
+    RUNTIME_ERROR = "runtime_error"
+    TIMEOUT = "timeout"
+    MEMORY_LIMIT = "memory_limit"
+    OUTPUT_LIMIT = "output_limit"
+    COMPILE_ERROR = "compile_error"
+    SANDBOX_ERROR = "sandbox_error"
+
+
+class Limits(BaseModel):
+    """Limits of one execution (a compile or a run). Defaults suit one competitive-programming test."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    wall_time_s: float = Field(
+        10.0, gt=0, le=3600, description="Wall-clock limit; the whole process tree dies at it."
+    )
+    cpu_time_s: float | None = Field(
+        None, gt=0, le=3600, description="CPU-time limit (RLIMIT_CPU); None means equal to wall_time_s."
+    )
+    memory_mb: int = Field(
+        512, gt=0, le=65536, description="Memory limit (address space or cgroup memory.max)."
+    )
+    output_bytes: int = Field(
+        1 * MiB, gt=0, le=256 * MiB, description="Per stream (stdout, stderr); more is cut and reported."
+    )
+    max_processes: int = Field(64, gt=0, le=4096, description="Processes/threads the run may have at once.")
+    file_size_mb: int = Field(
+        64, gt=0, le=65536, description="Largest file the program may write (RLIMIT_FSIZE)."
+    )
+    open_files: int = Field(256, gt=8, le=65536, description="Open file descriptors (RLIMIT_NOFILE).")
+
+    @property
+    def effective_cpu_time_s(self) -> float:
+        return self.cpu_time_s if self.cpu_time_s is not None else self.wall_time_s
+
+
+COMPILE_LIMITS = Limits(wall_time_s=30.0, memory_mb=2048, max_processes=128, file_size_mb=256)
+"""Default limits of a compile step: compilers need more memory and time than a test run."""
+
+
+class Program(BaseModel):
+    """A program to prepare once and run many times.
+
+    ``source`` is the main file, written under the language's conventional name (``main.py``,
+    ``main.cpp``, ``Main.java``...). ``files`` are extra files (relative paths) written next to it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    language: str = Field(description="A name or alias from sandbox.languages (python, cpp, java, ...).")
+    source: str
+    files: dict[str, str] = Field(default_factory=dict)
+    compile_limits: Limits = COMPILE_LIMITS
+
+    @field_validator("files")
+    @classmethod
+    def _relative_paths(cls, files: dict[str, str]) -> dict[str, str]:
+        for path in files:
+            parts = path.split("/")
+            if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\0" in path:
+                raise ValueError(f"file names must be plain relative paths: {path!r}")
+        return files
+
+
+class RunSpec(BaseModel):
+    """One run of a prepared program."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stdin: str = ""
+    argv: list[str] = Field(default_factory=list, description="Arguments after the program itself.")
+    limits: Limits = Limits()
+
+
+class ExecRequest(BaseModel):
+    """One program and the runs to make of it: compiled once, then run once per ``RunSpec``, in order.
+
+    With ``stop_on_failure`` the remaining runs are skipped after the first run whose status is not ``ok``
+    (their results are absent: ``ExecResponse.runs`` is shorter than ``runs``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    program: Program
+    runs: list[RunSpec] = Field(default_factory=lambda: [RunSpec()], min_length=1, max_length=10_000)
+    stop_on_failure: bool = False
+
+
+class ExecResult(BaseModel):
+    """The facts of one execution. Untrusted code that fails is a result, never an exception."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: ExecStatus
+    exit_code: int | None = Field(None, description="Exit status when the process exited normally.")
+    signal: int | None = Field(None, description="Signal number when the process was killed by one.")
+    stdout: str = Field("", description="Decoded as UTF-8 with invalid bytes replaced (U+FFFD).")
+    stderr: str = ""
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    wall_time_s: float = 0.0
+    cpu_time_s: float | None = None
+    peak_memory_mb: float | None = Field(None, description="Peak resident memory of the largest process.")
+    message: str = Field("", description="The sandbox's own explanation (which limit fired, what failed).")
+
+    @property
+    def ok(self) -> bool:
+        return self.status is ExecStatus.OK
+
+
+class ExecResponse(BaseModel):
+    """The answer to an ``ExecRequest``: the compile step (None for interpreted languages) and the runs.
+
+    When compilation failed, ``runs`` holds one ``compile_error`` result per requested run (or one, with
+    ``stop_on_failure``), so callers can zip runs with their tests without a special case.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    compile: ExecResult | None = None
+    runs: list[ExecResult]
+
+
+class BackendHealth(BaseModel):
+    """A backend's own view of itself. ``degraded`` still runs programs (e.g. without isolation: say so)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: Literal["ok", "degraded", "down"]
+    backend: str
+    isolated: bool = Field(
+        description="True when untrusted code cannot reach the host (namespaces/containers)."
+    )
+    message: str = ""
+    languages: list[str] = Field(default_factory=list, description="Languages whose toolchains are usable.")
+
+
+@runtime_checkable
+class Prepared(Protocol):
+    """A program prepared by a backend, valid until the ``prepare`` context exits.
+
+    ``compile_result`` is None for interpreted languages. When compilation failed, every ``run`` returns a
+    ``compile_error`` result without running anything. ``run`` may be awaited concurrently.
+    """
+
+    @property
+    def compile_result(self) -> ExecResult | None: ...
+
+    async def run(self, spec: RunSpec) -> ExecResult: ...
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What every execution backend provides. Backends are async and safe to share between tasks.
+
+    Lifecycle: construct (cheap, nothing started) → ``start()`` (pools, zygotes, containers; raises
+    ``SandboxUnavailable`` when the infrastructure is missing) → any number of ``prepare`` / ``run`` →
+    ``aclose()`` (nothing left running afterwards). ``prepare`` raises ``UnsupportedLanguage`` for a
+    language it cannot run and ``SandboxUnavailable`` when it fails as infrastructure; a program that does
+    not compile is a result, not an exception.
+    """
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    def prepare(self, program: Program) -> AbstractAsyncContextManager[Prepared]: ...
+
+    async def health(self) -> BackendHealth: ...
+
+    async def aclose(self) -> None: ...
+
+
+async def execute(backend: Backend, request: ExecRequest) -> ExecResponse:
+    """Prepare ``request.program`` once on ``backend`` and make its runs in order (the one-shot path)."""
+    async with backend.prepare(request.program) as prepared:
+        compiled = prepared.compile_result
+        if compiled is not None and compiled.status is not ExecStatus.OK:
+            count = 1 if request.stop_on_failure else len(request.runs)
+            return ExecResponse(compile=compiled, runs=[compile_failure(compiled)] * count)
+        results: list[ExecResult] = []
+        for spec in request.runs:
+            result = await prepared.run(spec)
+            results.append(result)
+            if request.stop_on_failure and not result.ok:
+                break
+        return ExecResponse(compile=compiled, runs=results)
+
+
+def compile_failure(compiled: ExecResult) -> ExecResult:
+    """The result every run of a program that failed to compile reports."""
+    if compiled.status is ExecStatus.SANDBOX_ERROR:
+        return compiled
+    return compiled.model_copy(update={"status": ExecStatus.COMPILE_ERROR})
+
+
+def first_failure(results: Sequence[ExecResult]) -> ExecResult | None:
+    """The first result that is not ``ok``, if any."""
+    return next((r for r in results if not r.ok), None)
