@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from verifier.errors import PluginError, RewardFailure, VerifierError
 from verifier.hookspecs import hookimpl
-from verifier.types import Health, Message, NoParams, PluginConfig, Reward, RewardItem, Score, ScoreLike, message_text
+from verifier.types import (
+    Health,
+    Message,
+    NoParams,
+    PluginConfig,
+    Reward,
+    RewardItem,
+    Score,
+    ScoreLike,
+    message_text,
+)
 
 __version__ = "0.1.0"
 

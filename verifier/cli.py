@@ -39,7 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="verifier", description="Reward and verification service for R1-style RL.")
+    parser = argparse.ArgumentParser(
+        prog="verifier", description="Reward and verification service for R1-style RL."
+    )
     parser.add_argument("--config", type=Path, help="TOML settings file (below VERIFIER_* variables)")
     parser.add_argument("--allow", action="append", help="load only these plugins (repeat or comma-separate)")
     parser.add_argument("--deny", action="append", help="never load these plugins (repeat or comma-separate)")
@@ -104,8 +106,13 @@ def _rewards(args: argparse.Namespace, settings: Settings) -> int:
     registry = build_registry(settings)
     if args.json:
         listing = [
-            {"name": e.name, "plugin": e.plugin.name, "version": e.plugin.version,
-             "description": e.reward.description, "params_schema": e.reward.params.model_json_schema()}
+            {
+                "name": e.name,
+                "plugin": e.plugin.name,
+                "version": e.plugin.version,
+                "description": e.reward.description,
+                "params_schema": e.reward.params.model_json_schema(),
+            }
             for e in registry
         ]
         print(json.dumps(listing, indent=2))
@@ -125,19 +132,29 @@ class _Tally:
 def _score(args: argparse.Namespace, settings: Settings) -> int:
     rewards: Any = None
     if args.rewards:
-        rewards = json.loads(args.rewards) if args.rewards.lstrip().startswith("{") else _split([args.rewards])
+        rewards = (
+            json.loads(args.rewards) if args.rewards.lstrip().startswith("{") else _split([args.rewards])
+        )
     params = json.loads(args.params) if args.params else None
     logging.basicConfig(level=logging.WARNING)
     started = time.perf_counter()
     tallies, bad_lines, total = anyio.run(_score_file, args, settings, rewards, params)
     elapsed = time.perf_counter() - started
     rows = [
-        (name, str(len(t.values)), f"{sum(t.values) / len(t.values):.4f}" if t.values else "-", str(t.nulls),
-         str(t.errors))
+        (
+            name,
+            str(len(t.values)),
+            f"{sum(t.values) / len(t.values):.4f}" if t.values else "-",
+            str(t.nulls),
+            str(t.errors),
+        )
         for name, t in sorted(tallies.items())
     ]
-    print(f"scored {total} lines in {elapsed:.1f} s ({total / elapsed if elapsed else math.inf:.0f}/s); "
-          f"{bad_lines} rejected", file=sys.stderr)
+    print(
+        f"scored {total} lines in {elapsed:.1f} s ({total / elapsed if elapsed else math.inf:.0f}/s); "
+        f"{bad_lines} rejected",
+        file=sys.stderr,
+    )
     _print_table(("reward", "scored", "mean", "null", "errors"), rows, sys.stderr)
     return 1 if bad_lines else 0
 
@@ -165,11 +182,13 @@ async def _score_file(
                     request = VerifyRequest(items=[item for _, item in good], rewards=rewards, params=params)
                     try:
                         scored = (await runtime.scorer.score(request)).results
-                        for (slot, _), result in zip(good, scored, strict=True):
-                            results[slot] = {"line": batch[slot][0], **result.model_dump()}
+                        for (slot, _), scored_item in zip(good, scored, strict=True):
+                            results[slot] = {"line": batch[slot][0], **scored_item.model_dump()}
                     except RequestError:  # one bad line must not cost its neighbours: score them one by one
                         for slot, item in good:
-                            results[slot] = await _score_one(runtime.scorer, item, rewards, params, batch[slot][0])
+                            results[slot] = await _score_one(
+                                runtime.scorer, item, rewards, params, batch[slot][0]
+                            )
                 for result in results:
                     assert result is not None
                     bad_lines += "error" in result
@@ -215,4 +234,6 @@ def _first_error(exc: ValidationError) -> str:
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]], stream: TextIO) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, ["-" * w for w in widths], *rows]:
-        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=stream)
+        print(
+            "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=stream
+        )

@@ -18,7 +18,15 @@ import httpx
 import orjson
 
 from verifier.errors import VerifierError
-from verifier.schemas import HealthResponse, Item, Params, RewardInfo, RewardsResponse, VerifyResponse, Weights
+from verifier.schemas import (
+    HealthResponse,
+    Item,
+    Params,
+    RewardInfo,
+    RewardsResponse,
+    VerifyResponse,
+    Weights,
+)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -27,7 +35,9 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 class VerifierHTTPError(VerifierError):
     """The verifier answered with an error (after retries, for retryable ones)."""
 
-    def __init__(self, status: int, type_: str, message: str, details: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, status: int, type_: str, message: str, details: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(f"HTTP {status} {type_}: {message}")
         self.status = status
         self.type = type_
@@ -80,7 +90,12 @@ def _retry_delay(attempt: int, backoff: float, response: httpx.Response | None) 
 
 class _Base:
     def __init__(
-        self, base_url: str = DEFAULT_URL, *, timeout: float = 600.0, retries: int = 3, backoff: float = 0.5,
+        self,
+        base_url: str = DEFAULT_URL,
+        *,
+        timeout: float = 600.0,
+        retries: int = 3,
+        backoff: float = 0.5,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -93,11 +108,13 @@ class _Base:
 class VerifierClient(_Base):
     """Blocking client. Reuse one instance: it pools connections."""
 
-    def __init__(self, base_url: str = DEFAULT_URL, *, transport: httpx.BaseTransport | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, base_url: str = DEFAULT_URL, *, transport: httpx.BaseTransport | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(base_url, **kwargs)
-        self._http = httpx.Client(base_url=self.base_url, timeout=self.timeout, transport=transport,
-                                  headers=self.headers)
+        self._http = httpx.Client(
+            base_url=self.base_url, timeout=self.timeout, transport=transport, headers=self.headers
+        )
 
     def verify(
         self,
@@ -128,7 +145,9 @@ class VerifierClient(_Base):
             except httpx.TransportError as exc:
                 if attempt == self.retries:
                     raise VerifierUnavailableError(f"{method} {self.base_url}{path}: {exc!r}") from exc
-            if response is not None and (response.status_code not in RETRY_STATUSES or attempt == self.retries):
+            if response is not None and (
+                response.status_code not in RETRY_STATUSES or attempt == self.retries
+            ):
                 _raise_for_error(response)
                 return response
             time.sleep(_retry_delay(attempt, self.backoff, response))
@@ -147,11 +166,13 @@ class VerifierClient(_Base):
 class AsyncVerifierClient(_Base):
     """Asyncio client with the same methods as ``VerifierClient``."""
 
-    def __init__(self, base_url: str = DEFAULT_URL, *, transport: httpx.AsyncBaseTransport | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, base_url: str = DEFAULT_URL, *, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(base_url, **kwargs)
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, transport=transport,
-                                       headers=self.headers)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, timeout=self.timeout, transport=transport, headers=self.headers
+        )
 
     async def verify(
         self,
@@ -167,7 +188,9 @@ class AsyncVerifierClient(_Base):
         return VerifyResponse.model_validate_json((await self._request("POST", "/v1/verify", body)).content)
 
     async def rewards(self) -> list[RewardInfo]:
-        return RewardsResponse.model_validate_json((await self._request("GET", "/v1/rewards")).content).rewards
+        return RewardsResponse.model_validate_json(
+            (await self._request("GET", "/v1/rewards")).content
+        ).rewards
 
     async def ready(self) -> HealthResponse:
         response = await self._http.get("/readyz")
@@ -181,7 +204,9 @@ class AsyncVerifierClient(_Base):
             except httpx.TransportError as exc:
                 if attempt == self.retries:
                     raise VerifierUnavailableError(f"{method} {self.base_url}{path}: {exc!r}") from exc
-            if response is not None and (response.status_code not in RETRY_STATUSES or attempt == self.retries):
+            if response is not None and (
+                response.status_code not in RETRY_STATUSES or attempt == self.retries
+            ):
                 _raise_for_error(response)
                 return response
             await asyncio.sleep(_retry_delay(attempt, self.backoff, response))

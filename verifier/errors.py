@@ -67,8 +67,10 @@ class InvalidRequestError(RequestError):
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", ()))
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        super().__init__(f"{where}: {first.get('msg')}{more}" if where else f"{first.get('msg')}{more}",
-                         {"errors": [dict(e) for e in errors]})
+        super().__init__(
+            f"{where}: {first.get('msg')}{more}" if where else f"{first.get('msg')}{more}",
+            {"errors": [dict(e) for e in errors]},
+        )
 
 
 class LimitExceededError(RequestError):

@@ -12,7 +12,6 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -136,7 +135,9 @@ class RewardRegistry:
                 entries.append(RegisteredReward(reward, info))
         unknown_options = set(options) - {name for name, _ in pm.list_name_plugin()}
         if unknown_options:
-            raise PluginError(", ".join(sorted(unknown_options)), "plugin_options given for a plugin not loaded")
+            raise PluginError(
+                ", ".join(sorted(unknown_options)), "plugin_options given for a plugin not loaded"
+            )
         return cls(entries)
 
     def __contains__(self, name: object) -> bool:
@@ -176,7 +177,11 @@ def _as_rewards(plugin: str, result: object) -> Iterator[Reward]:
 def _validate(plugin: str, reward: object) -> None:
     if not isinstance(reward, Reward):
         raise PluginError(plugin, f"register_rewards returned {reward!r}, which is not a verifier.Reward")
-    if not isinstance(reward.name, str) or not REWARD_NAME.match(reward.name) or keyword.iskeyword(reward.name):
+    if (
+        not isinstance(reward.name, str)
+        or not REWARD_NAME.match(reward.name)
+        or keyword.iskeyword(reward.name)
+    ):
         raise PluginError(
             plugin, f"invalid reward name {reward.name!r}: use 1-64 lower-case letters, digits and '_'"
         )

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 import pluggy
 
@@ -34,7 +35,7 @@ class Runtime:
     def health(self) -> HealthResponse:
         """Each reward's own health report, and the worst of them."""
         rewards: dict[str, dict[str, str]] = {}
-        worst = "ok"
+        worst: Literal["ok", "degraded", "down"] = "ok"
         for entry in self.registry:
             if entry.reward.health is None:
                 continue
@@ -46,7 +47,7 @@ class Runtime:
             rewards[entry.name] = {"status": status, "message": message}
             if status == "down" or (status == "degraded" and worst == "ok"):
                 worst = status
-        return HealthResponse(status=worst, rewards=rewards)  # type: ignore[arg-type]
+        return HealthResponse(status=worst, rewards=rewards)
 
 
 @asynccontextmanager
@@ -61,10 +62,14 @@ async def running(
                 try:
                     await stack.enter_async_context(entry.reward.lifespan())
                 except Exception as exc:
-                    raise PluginError(entry.plugin.name, f"reward {entry.name!r} failed to start: {exc!r}") from exc
+                    raise PluginError(
+                        entry.plugin.name, f"reward {entry.name!r} failed to start: {exc!r}"
+                    ) from exc
         log.info("verifier ready with rewards: %s", ", ".join(registry.names()))
         yield Runtime(
             settings,
             registry,
-            BatchScorer(registry, reward_timeout_s=settings.reward_timeout_s, max_items=settings.max_batch_items),
+            BatchScorer(
+                registry, reward_timeout_s=settings.reward_timeout_s, max_items=settings.max_batch_items
+            ),
         )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, Required, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
-from typing_extensions import Required, TypedDict
+from typing_extensions import TypedDict
 
 
 class ChatMessage(TypedDict, total=False):
@@ -30,10 +30,14 @@ class Item(_Strict):
     """One completion to score."""
 
     id: str | int | None = Field(default=None, description="echoed back in the result")
-    prompt: str | list[ChatMessage] | None = Field(default=None, description="the prompt: text or chat messages")
+    prompt: str | list[ChatMessage] | None = Field(
+        default=None, description="the prompt: text or chat messages"
+    )
     completion: str | list[ChatMessage] = Field(description="the model's output: text or chat messages")
     rewards: Weights | None = Field(default=None, description="overrides the request's rewards for this item")
-    reference: Any = Field(default=None, description="the gold answer, the tests...: whatever the reward needs")
+    reference: Any = Field(
+        default=None, description="the gold answer, the tests...: whatever the reward needs"
+    )
     params: Params | None = Field(default=None, description="per-reward params, merged over the request's")
     completion_tokens: int | None = Field(
         default=None, ge=0, description="the completion's length in tokens, for the length rewards"

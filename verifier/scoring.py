@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import anyio
 from pydantic import BaseModel, ValidationError
@@ -19,7 +19,7 @@ from verifier.advantages import group_advantages
 from verifier.errors import InvalidRequestError, LimitExceededError
 from verifier.registry import RegisteredReward, RewardRegistry
 from verifier.schemas import Item, ItemResult, VerifyRequest, VerifyResponse, Weights
-from verifier.types import RewardItem, Score, ScoreLike, to_score
+from verifier.types import RewardItem, Score, to_score
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ class _Plan:
 class BatchScorer:
     """Scores ``VerifyRequest`` batches against a registry. Holds no per-request state."""
 
-    def __init__(self, registry: RewardRegistry, *, reward_timeout_s: float = 600.0, max_items: int | None = None):
+    def __init__(
+        self, registry: RewardRegistry, *, reward_timeout_s: float = 600.0, max_items: int | None = None
+    ):
         self.registry = registry
         self.reward_timeout_s = reward_timeout_s
         self.max_items = max_items
@@ -53,8 +55,12 @@ class BatchScorer:
             raise LimitExceededError("items per batch", len(request.items), self.max_items)
         if request.group_size is not None and len(request.items) % request.group_size:
             raise InvalidRequestError(
-                [{"loc": ["group_size"],
-                  "msg": f"{len(request.items)} items do not split into groups of {request.group_size}"}]
+                [
+                    {
+                        "loc": ["group_size"],
+                        "msg": f"{len(request.items)} items do not split into groups of {request.group_size}",
+                    }
+                ]
             )
         default_weights = _weights(request.rewards, ["rewards"]) if request.rewards is not None else None
         mentioned = set(default_weights or ()) | set(request.params or ())
@@ -66,8 +72,12 @@ class BatchScorer:
             elif default_weights is not None:
                 weights = default_weights
             else:
-                errors.append({"loc": ["items", i, "rewards"],
-                               "msg": "no rewards requested for this item (set items[].rewards or rewards)"})
+                errors.append(
+                    {
+                        "loc": ["items", i, "rewards"],
+                        "msg": "no rewards requested for this item (set items[].rewards or rewards)",
+                    }
+                )
                 weights = {}
             weights_per_item.append(weights)
             mentioned |= set(weights) | set(item.params or ())
@@ -113,7 +123,10 @@ class BatchScorer:
                 needed.setdefault(name, []).append(plan)
         entries = [self.registry.get(name) for name in needed]
         # Rewards that read other rewards' verdicts (cosine length, ...) run once those verdicts exist.
-        for phase in ([e for e in entries if not e.reward.reads_scores], [e for e in entries if e.reward.reads_scores]):
+        for phase in (
+            [e for e in entries if not e.reward.reads_scores],
+            [e for e in entries if e.reward.reads_scores],
+        ):
             async with anyio.create_task_group() as tg:
                 for entry in phase:
                     tg.start_soon(self._run_reward, entry, needed[entry.name])
@@ -138,11 +151,18 @@ class BatchScorer:
                 results = await _call(reward.score, items)
             scores = _check_results(results, len(items))
         except BaseException as exc:
-            if isinstance(exc, anyio.get_cancelled_exc_class() | KeyboardInterrupt | SystemExit | GeneratorExit):
+            if isinstance(
+                exc, anyio.get_cancelled_exc_class() | KeyboardInterrupt | SystemExit | GeneratorExit
+            ):
                 raise
             message = _failure_message(entry, exc, self.reward_timeout_s)
-            log.error("reward %s failed for %d items: %s", reward.name, len(items), message,
-                      exc_info=not isinstance(exc, TimeoutError))
+            log.error(
+                "reward %s failed for %d items: %s",
+                reward.name,
+                len(items),
+                message,
+                exc_info=not isinstance(exc, TimeoutError),
+            )
             scores = [Score(None, {}, message)] * len(items)
         for plan, score in zip(plans, scores, strict=True):
             plan.scores[reward.name] = score
@@ -165,10 +185,19 @@ class BatchScorer:
                 if score.value is not None:
                     total += weight * score.value
                     applied = True
-            results.append(ItemResult(id=plan.item.id, reward=total if applied else None, scores=scores,
-                                      details=details, errors=errors))
+            results.append(
+                ItemResult(
+                    id=plan.item.id,
+                    reward=total if applied else None,
+                    scores=scores,
+                    details=details,
+                    errors=errors,
+                )
+            )
         if request.group_size is not None:
-            advantages = group_advantages([r.reward for r in results], request.group_size, request.scale_rewards)
+            advantages = group_advantages(
+                [r.reward for r in results], request.group_size, request.scale_rewards
+            )
             for result, advantage in zip(results, advantages, strict=True):
                 result.advantage = advantage
         return VerifyResponse(results=results)
@@ -182,13 +211,12 @@ def _weights(raw: Weights, loc: list[str | int]) -> dict[str, float]:
     return {name: float(w) for name, w in raw.items()}
 
 
-async def _call(score: Any, items: Sequence[RewardItem]) -> Sequence[ScoreLike]:
-    if inspect.iscoroutinefunction(score) or inspect.iscoroutinefunction(getattr(score, "__call__", None)):
-        return cast(Sequence[ScoreLike], await score(items))
+async def _call(score: Any, items: Sequence[RewardItem]) -> object:
+    """Await an async scorer; run a sync one in a worker thread (it may still hand back an awaitable)."""
+    if inspect.iscoroutinefunction(score) or inspect.iscoroutinefunction(type(score).__call__):
+        return await score(items)
     result = await anyio.to_thread.run_sync(score, items, abandon_on_cancel=True)
-    if inspect.isawaitable(result):
-        return cast(Sequence[ScoreLike], await cast(Awaitable[Sequence[ScoreLike]], result))
-    return cast(Sequence[ScoreLike], result)
+    return await result if inspect.isawaitable(result) else result
 
 
 def _check_results(results: object, expected: int) -> list[Score]:
@@ -203,4 +231,3 @@ def _failure_message(entry: RegisteredReward, exc: BaseException, timeout: float
     if isinstance(exc, TimeoutError):
         return f"reward {entry.name!r} did not finish within {timeout:g} s"
     return f"reward {entry.name!r} (plugin {entry.plugin.name}) failed: {type(exc).__name__}: {exc}"
-

@@ -1,4 +1,4 @@
-"""Service settings: one pydantic-settings class, from ``VERIFIER_*`` environment variables and a TOML file."""
+"""Service settings: one pydantic-settings class, from ``VERIFIER_*`` variables and a TOML file."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(default=8192, ge=1, description="most items in one /v1/verify request")
     max_request_bytes: int = Field(default=64 * 2**20, ge=1024, description="largest request body accepted")
     reward_timeout_s: float = Field(
-        default=600.0, gt=0, description="a reward that takes longer for one batch gives its items null + error"
+        default=600.0,
+        gt=0,
+        description="a reward that takes longer for one batch gives its items null + error",
     )
 
     @classmethod

@@ -58,7 +58,9 @@ class RewardItem:
         """The completion as plain text: the assistant messages' text joined by newlines for chat input."""
         if isinstance(self.completion, str):
             return self.completion
-        return "\n".join(message_text(m) for m in self.completion if m.get("role", "assistant") == "assistant")
+        return "\n".join(
+            message_text(m) for m in self.completion if m.get("role", "assistant") == "assistant"
+        )
 
     @property
     def prompt_text(self) -> str:
@@ -82,7 +84,9 @@ class Score:
 
 
 ScoreLike: TypeAlias = Score | float | int | None
-BatchScorer: TypeAlias = Callable[[Sequence[RewardItem]], Sequence[ScoreLike] | Awaitable[Sequence[ScoreLike]]]
+BatchScorer: TypeAlias = Callable[
+    [Sequence[RewardItem]], Sequence[ScoreLike] | Awaitable[Sequence[ScoreLike]]
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +138,14 @@ def to_score(result: ScoreLike) -> Score:
             return result
         checked = _finite(value)
         if checked is None:
-            return Score(None, result.details, f"reward returned a non-finite or non-numeric score: {value!r}")
-        return result if checked == value and type(value) is float else Score(checked, result.details, result.error)
+            return Score(
+                None, result.details, f"reward returned a non-finite or non-numeric score: {value!r}"
+            )
+        return (
+            result
+            if checked == value and type(value) is float
+            else Score(checked, result.details, result.error)
+        )
     if result is None:
         return Score(None)
     checked = _finite(result)

@@ -89,7 +89,9 @@ class CosineLength:
 
     def _one(self, item: RewardItem, params: CosineParams) -> Score:
         if params.verdict_reward not in item.scores:
-            return Score(None, {}, f"needs the verdict of reward {params.verdict_reward!r}: request it for this item")
+            return Score(
+                None, {}, f"needs the verdict of reward {params.verdict_reward!r}: request it for this item"
+            )
         verdict = item.scores[params.verdict_reward]
         if verdict is None:
             return Score(None, {"reason": f"{params.verdict_reward} did not apply"})

@@ -12,25 +12,25 @@ def register_rewards(config: PluginConfig) -> list[Reward]:
     return [
         Reward(
             name="format",
-            description="1.0 when the completion is reasoning inside <think> tags followed by an answer, else 0.0",
+            description="1.0 for reasoning inside <think> tags followed by an answer, else 0.0",
             score=FormatReward(),
             params=FormatParams,
         ),
         Reward(
             name="tag_count",
-            description="Partial credit (0 to 1) for each reasoning/answer tag present exactly once and in order",
+            description="Partial credit for each reasoning/answer tag present exactly once and in order",
             score=TagCount(),
             params=TagCountParams,
         ),
         Reward(
             name="soft_overlong",
-            description="DAPO soft overlong punishment: 0 up to max_length - cache_length, linear to -1 at max_length",
+            description="DAPO soft overlong punishment: 0, then linearly down to -1 at max_length",
             score=SoftOverlong(),
             params=OverlongParams,
         ),
         Reward(
             name="cosine_length",
-            description="Cosine-scaled length: shorter is better when correct, longer is penalised less when wrong",
+            description="Cosine-scaled length: short scores most if correct, long is penalised less if wrong",
             score=CosineLength(),
             params=CosineParams,
             reads_scores=True,

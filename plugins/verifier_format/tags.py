@@ -72,12 +72,18 @@ def check_format(text: str, params: FormatParams) -> str | None:
     end = text.index(think_close)
     if end < start:
         return "reasoning_tags_out_of_order"
-    before, reasoning, after = text[:start], text[start + len(think_open) : end], text[end + len(think_close) :]
+    before, reasoning, after = (
+        text[:start],
+        text[start + len(think_open) : end],
+        text[end + len(think_close) :],
+    )
     if before.strip() or (params.strict and before):
         return "text_before_reasoning"
     if not reasoning.strip():
         return "empty_reasoning"
-    if params.strict and not (reasoning.startswith("\n") and reasoning.endswith("\n") and after.startswith("\n")):
+    if params.strict and not (
+        reasoning.startswith("\n") and reasoning.endswith("\n") and after.startswith("\n")
+    ):
         return "strict_layout"
     answer = after[1:] if params.strict else after
     if params.answer_tag is None:
@@ -115,7 +121,9 @@ class TagCount:
         expected = [tag for name in names for tag in (f"<{name}>", f"</{name}>")]
         if params.think_in_prompt:
             expected = expected[1:]  # the template wrote it, not the model
-            text = text[len(params.think_tag) + 2 :]
+            text = item.completion_text
+            if f"<{params.think_tag}>" in text:  # re-opening the prefilled tag breaks the pair
+                return Score(0.0, {"reason": "repeated_prefilled_tag"})
         counts = {tag: text.count(tag) for tag in expected}
         credited = 0
         last_position = -1

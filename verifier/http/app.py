@@ -22,7 +22,9 @@ RESOLVED_SETTINGS_ENV = "R1_VERIFIER_SETTINGS_JSON"
 """Settings resolved once by ``verifier serve`` and handed verbatim to each uvicorn worker process."""
 
 
-def create_app(settings: Settings | None = None, *, plugin_manager: pluggy.PluginManager | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, plugin_manager: pluggy.PluginManager | None = None
+) -> FastAPI:
     """The verifier app. Plugins load and reward resources open in the lifespan, not here."""
     settings = settings or Settings()
 
@@ -62,6 +64,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 
 
 def create_app_from_env() -> FastAPI:
-    """uvicorn factory for multi-worker serving: settings come from ``verifier serve`` (or the environment)."""
+    """uvicorn factory for several workers: settings come from ``verifier serve`` or the environment."""
     handed = os.environ.get(RESOLVED_SETTINGS_ENV)
     return create_app(Settings.model_validate_json(handed) if handed else Settings())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -17,7 +16,12 @@ from verifier.schemas import ErrorBody, ErrorResponse
 
 log = logging.getLogger(__name__)
 
-_HTTP_TYPES = {404: "not_found", 405: "method_not_allowed", 413: "limit_exceeded", 415: "unsupported_media_type"}
+_HTTP_TYPES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "limit_exceeded",
+    415: "unsupported_media_type",
+}
 
 
 def error_response(status: int, type_: str, message: str, details: dict[str, Any] | None = None) -> Response:
@@ -32,10 +36,17 @@ async def _request_error(request: Request, exc: Exception) -> Response:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
     where = ".".join(str(p) for p in errors[0]["loc"]) if errors else ""
-    return error_response(422, "invalid_request", f"{where}: {errors[0]['msg']}" if errors else "invalid request",
-                          {"errors": errors})
+    return error_response(
+        422,
+        "invalid_request",
+        f"{where}: {errors[0]['msg']}" if errors else "invalid request",
+        {"errors": errors},
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from verifier.runtime import Runtime
 from verifier.schemas import HealthResponse
 
 router = APIRouter(tags=["health"])
@@ -18,7 +19,7 @@ async def healthz() -> HealthResponse:
 @router.get("/readyz", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
 async def readyz(request: Request, response: Response) -> HealthResponse:
     """Plugins are loaded and every reward's resources are up; 503 while any is down."""
-    runtime = getattr(request.app.state, "runtime", None)
+    runtime: Runtime | None = getattr(request.app.state, "runtime", None)
     if runtime is None:
         response.status_code = 503
         return HealthResponse(status="down", rewards={})
