@@ -200,7 +200,7 @@ class BatchScorer:
             )
             for result, advantage in zip(results, advantages, strict=True):
                 result.advantage = advantage
-        return VerifyResponse(results=results)
+        return VerifyResponse.model_construct(results=results)  # each ItemResult was validated above
 
 
 def _weights(raw: Weights, loc: list[str | int]) -> dict[str, float]:

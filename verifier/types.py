@@ -36,7 +36,7 @@ class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen init costs ~3x, and batches hold thousands (treat as read-only)
 class RewardItem:
     """One completion to score, as one reward sees it.
 

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# System packages for the sandbox tests (bubblewrap) and the Docker engine plus images (docker-setup.sh).
+# Needs root. Idempotent.
+set -euo pipefail
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+log() { printf '[system-setup %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+need=()
+command -v bwrap >/dev/null || need+=(bubblewrap)
+if ((${#need[@]})); then
+    log "apt-get install ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+"$repo_root/scripts/docker-setup.sh"
