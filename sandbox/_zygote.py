@@ -169,12 +169,14 @@ def run_child(req: dict[str, Any], stdin_r: int, stdout_w: int, stderr_w: int, e
     """C2. Never returns: execs or exits."""
     code = 126
     try:
+        # Its own session and process group even when isolated: kill(0) and kill(-pgid) address a process
+        # group across PID namespaces, and the zygote's group would otherwise be within reach.
+        os.setsid()
         if req["isolated"]:
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             _isolated_filesystem(req)
             workdir = "/work"
         else:
-            os.setsid()
             workdir = req["workdir"]
         os.chdir(workdir)
         _set_rlimits(req)

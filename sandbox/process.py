@@ -214,6 +214,11 @@ class ProcessBackend:
     def isolated(self) -> bool:
         return self._isolated
 
+    @property
+    def zygote_pid(self) -> int | None:
+        """Host pid of the zygote's outermost process: every run is one of its descendants."""
+        return self._zygote.pid if self._zygote is not None else None
+
     # -------------------------------------------------------------- running
 
     @asynccontextmanager

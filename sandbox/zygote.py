@@ -41,6 +41,11 @@ class Zygote:
         self.info: dict[str, Any] = {}
 
     @property
+    def pid(self) -> int | None:
+        """The host pid of the zygote's outermost process (bubblewrap, or the interpreter when bare)."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def alive(self) -> bool:
         return self._proc is not None and self._proc.returncode is None and self.failure is None
 
