@@ -1,0 +1,150 @@
+"""Counting words and cutting the chain of thought into segments for detection.
+
+What counts as a word (see docs/language.md for the reasons):
+- space-delimited scripts: a whitespace token with at least one letter, after leading and trailing
+  punctuation is stripped; a lone Latin, Greek or Cyrillic letter is a variable, not a word;
+- Chinese: ``characters / ZH_CHARS_PER_WORD``; Japanese (a run with kana): ``characters / JA_CHARS_PER_WORD``;
+  Thai, Lao, Khmer, Myanmar, Tibetan: ``characters / UNSPACED_CHARS_PER_WORD``. The CJK ratios are measured
+  on parallel sentences (tests/plugins/language/data/parallel.jsonl) so that a sentence and its English
+  translation count about the same;
+- never counted: numbers and any token with a digit, identifiers (``snake_case``, ``camelCase``,
+  ``a.b_c``), tokens with code or math symbols (``=<>{}[]()\\|^~@#$%&*+/``), punctuation. Code, math and
+  URLs were already blanked by ``text.mask``.
+
+A segment is a run of words of one script family inside one sentence (or clause ending in ``;`` or ``:``)
+of one line: a language switch inside a sentence almost always comes with a script switch, and a sentence
+is long enough for a detector to be right.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Final
+
+from verifier_language.scripts import (
+    ALPHABETS,
+    CJK_SCRIPTS,
+    SCRIPT_RANGES,
+    UNSPACED_SCRIPTS,
+    family,
+    script_runs,
+)
+
+ZH_CHARS_PER_WORD: Final = 1.5
+"""Han characters per English word, measured on parallel sentences (docs/language.md)."""
+JA_CHARS_PER_WORD: Final = 2.0
+"""Japanese characters (kanji and kana) per English word, measured on the same sentences."""
+UNSPACED_CHARS_PER_WORD: Final = 4.0
+"""Thai and its neighbours: an estimate of the average word length, not measured here."""
+
+_CJK = SCRIPT_RANGES["han"] + SCRIPT_RANGES["kana"]
+_STOPS = "。！？；：…．｡"
+_UNIT: Final = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?P<stop>[{_STOPS}]+)|(?P<token>[^\s{_CJK}{_STOPS}]+)")
+_KANA: Final = re.compile(f"[{SCRIPT_RANGES['kana']}]")
+_CODE_LIKE: Final = re.compile(r"[_=<>{}\[\]()\\|^~@#$%&*+/]|\d|[a-z][A-Z]|\w\.\w{2,}|::|->")
+_CLOSERS: Final = "\"'”’»)]}*_`"
+_SENTENCE_END: Final = tuple(".!?;:…")
+
+
+@dataclass(slots=True)
+class Segment:
+    """Words of one script family from one sentence of one line, in order."""
+
+    script: str
+    line: int
+    words: list[str] = field(default_factory=list)
+    weight: float = 0.0
+
+    @property
+    def text(self) -> str:
+        """The words as a detector should see them."""
+        return "".join(self.words) if self.script in CJK_SCRIPTS else " ".join(self.words)
+
+
+def _strip_punctuation(token: str) -> str:
+    start, end = 0, len(token)
+    while start < end and unicodedata.category(token[start])[0] in "PS":
+        start += 1
+    while end > start and unicodedata.category(token[end - 1])[0] in "PS":
+        end -= 1
+    return token[start:end]
+
+
+def _cjk_weight(run: str) -> tuple[str, float]:
+    if _KANA.search(run):
+        return "kana", len(run) / JA_CHARS_PER_WORD
+    return "han", len(run) / ZH_CHARS_PER_WORD
+
+
+def token_words(token: str) -> list[tuple[str, str, float]]:
+    """The counted words in one whitespace token without CJK characters: ``(script, word, weight)``.
+
+    Usually one entry; a token mixing scripts (``Москва-city``) gives one per script.
+    """
+    core = _strip_punctuation(token)
+    if not core or _CODE_LIKE.search(core):
+        return []
+    runs = script_runs(core)
+    if not runs:
+        return []
+    if len(runs) == 1 and len(core) == 1 and runs[0][0] in ALPHABETS:
+        return []  # a lone letter: a variable such as x or α
+    by_script: dict[str, str] = {}
+    for script, run in runs:
+        by_script[script] = by_script.get(script, "") + run
+    if len(by_script) == 1:
+        script = next(iter(by_script))
+        if script in UNSPACED_SCRIPTS:
+            return [(script, core, len(by_script[script]) / UNSPACED_CHARS_PER_WORD)]
+        return [(script, core, 1.0)]
+    return [
+        (script, letters, len(letters) / UNSPACED_CHARS_PER_WORD if script in UNSPACED_SCRIPTS else 1.0)
+        for script, letters in by_script.items()
+    ]
+
+
+def segments(masked_text: str) -> list[Segment]:
+    """Cut masked prose into segments (see the module docstring); segments without words are dropped."""
+    result: list[Segment] = []
+    for line_number, line in enumerate(masked_text.split("\n")):
+        current: Segment | None = None
+
+        def close() -> None:
+            nonlocal current
+            if current is not None and current.words:
+                result.append(current)
+            current = None
+
+        for match in _UNIT.finditer(line):
+            kind = match.lastgroup
+            text = match.group()
+            if kind == "stop":
+                close()
+                continue
+            if kind == "cjk":
+                script, weight = _cjk_weight(text)
+                pieces = [(script, text, weight)]
+                ends_sentence = False
+            else:
+                pieces = token_words(text)
+                ends_sentence = text.rstrip(_CLOSERS).endswith(_SENTENCE_END)
+            for script, word, weight in pieces:
+                if current is not None and family(current.script) != family(script):
+                    close()
+                if current is None:
+                    current = Segment(script, line_number)
+                elif script == "kana":
+                    current.script = "kana"  # a Han run beside kana is Japanese
+                current.words.append(word)
+                current.weight += weight
+            if ends_sentence:
+                close()
+        close()
+    return result
+
+
+def count_words(masked_text: str) -> float:
+    """Counted words in masked prose, by the rules above."""
+    return sum(segment.weight for segment in segments(masked_text))
