@@ -1,0 +1,66 @@
+"""Where the ``code`` reward runs programs: an in-process sandbox backend or remote sandbox servers."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sandbox.client import SandboxClient
+from sandbox.process import ProcessBackend, ProcessOptions
+from sandbox.types import Backend, BackendHealth, ExecRequest, ExecResponse, execute
+
+
+class CodeOptions(BaseModel):
+    """Plugin options (``plugin_options.code`` in the host settings)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["process", "remote"] = Field(
+        "process", description="process: run programs in this host (bubblewrap); remote: send them to `urls`."
+    )
+    urls: list[str] = Field(
+        default_factory=list, description="Base URLs of `sandbox serve` instances (remote)."
+    )
+    isolation: Literal["auto", "bwrap", "none"] = Field(
+        "auto", description="process backend: auto falls back to rlimits only (reported as degraded)."
+    )
+    python: str | None = Field(
+        None, description="Interpreter for Python programs (a real binary, not a shim)."
+    )
+    max_concurrency: int | None = Field(
+        None, gt=0, description="Programs running at once (default: CPU count)."
+    )
+    request_timeout_s: float = Field(
+        600.0, gt=0, description="remote: timeout of one request (all its runs)."
+    )
+
+
+class LocalExecutor:
+    """An in-process backend behind the executor interface."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    async def execute(self, request: ExecRequest) -> ExecResponse:
+        return await execute(self.backend, request)
+
+    async def health(self) -> BackendHealth:
+        await self.backend.start()
+        return await self.backend.health()
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()
+
+
+def make_executor(options: CodeOptions) -> LocalExecutor | SandboxClient:
+    if options.backend == "remote":
+        if not options.urls:
+            raise ValueError("backend 'remote' needs at least one URL in `urls`")
+        return SandboxClient(options.urls, timeout_s=options.request_timeout_s)
+    process_options = ProcessOptions(isolation=options.isolation, python=options.python)
+    if options.max_concurrency is not None:
+        process_options = ProcessOptions(
+            isolation=options.isolation, python=options.python, max_concurrency=options.max_concurrency
+        )
+    return LocalExecutor(ProcessBackend(process_options))

@@ -1,0 +1,27 @@
+"""The hook implementation: the ``code`` reward."""
+
+from __future__ import annotations
+
+from verifier import PluginConfig, PluginError, Reward, hookimpl
+from verifier_code.executors import CodeOptions, make_executor
+from verifier_code.reward import CodeParams, CodeReward
+
+
+@hookimpl
+def register_rewards(config: PluginConfig) -> list[Reward]:
+    options = config.parse(CodeOptions)
+    try:
+        executor = make_executor(options)
+    except ValueError as exc:
+        raise PluginError(config.plugin, str(exc)) from exc
+    scorer = CodeReward(executor)
+    return [
+        Reward(
+            name="code",
+            description="Share of the reference's tests (stdio, asserts, function calls) the program passes",
+            score=scorer,
+            params=CodeParams,
+            lifespan=scorer.lifespan,
+            health=scorer.health,
+        )
+    ]

@@ -1,0 +1,89 @@
+"""A client for one or more ``sandbox serve`` instances: spreads requests, fails over, reports down.
+
+Imports no web framework (httpx only). Every request is one ``ExecRequest`` (a program compiled once and
+its runs) to ``POST /v1/execute``; a server that cannot be reached or answers 5xx is skipped for a while
+and the request goes to the next. When none answers, ``SandboxUnavailable`` is raised.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence
+
+import httpx
+
+from sandbox.errors import InvalidRequest, SandboxUnavailable
+from sandbox.types import BackendHealth, ExecRequest, ExecResponse
+
+COOLDOWN_S = 5.0
+
+
+class SandboxClient:
+    name = "remote"
+
+    def __init__(self, urls: Sequence[str], *, timeout_s: float = 300.0, max_connections: int = 64) -> None:
+        if not urls:
+            raise ValueError("at least one sandbox URL is needed")
+        self.urls = [u.rstrip("/") for u in urls]
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s, connect=5.0),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        )
+        self._turn = itertools.cycle(range(len(self.urls)))
+        self._down_until: dict[str, float] = {}
+        self.last_error = ""
+
+    def _order(self) -> list[str]:
+        start = next(self._turn)
+        ordered = self.urls[start:] + self.urls[:start]
+        now = time.monotonic()
+        up = [u for u in ordered if self._down_until.get(u, 0.0) <= now]
+        return up + [u for u in ordered if u not in up]
+
+    async def execute(self, request: ExecRequest) -> ExecResponse:
+        errors: list[str] = []
+        for url in self._order():
+            try:
+                response = await self._client.post(f"{url}/v1/execute", content=request.model_dump_json(),
+                                                   headers={"content-type": "application/json"})  # fmt: skip
+            except httpx.HTTPError as exc:
+                errors.append(f"{url}: {type(exc).__name__}: {exc}")
+                self._down_until[url] = time.monotonic() + COOLDOWN_S
+                continue
+            if response.status_code >= 500:
+                errors.append(f"{url}: HTTP {response.status_code} {response.text[:200]}")
+                self._down_until[url] = time.monotonic() + COOLDOWN_S
+                continue
+            if response.status_code >= 400:
+                raise InvalidRequest(f"{url}: HTTP {response.status_code}: {response.text[:500]}")
+            self._down_until.pop(url, None)
+            self.last_error = ""
+            return ExecResponse.model_validate_json(response.content)
+        self.last_error = "; ".join(errors)
+        raise SandboxUnavailable(f"no sandbox server answered: {self.last_error}")
+
+    async def health(self) -> BackendHealth:
+        """Healthy if any server is; ``degraded`` when some are down or not isolated."""
+        states: list[BackendHealth] = []
+        problems: list[str] = []
+        for url in self.urls:
+            try:
+                response = await self._client.get(f"{url}/v1/health", timeout=5.0)
+                states.append(BackendHealth.model_validate_json(response.content))
+            except (httpx.HTTPError, ValueError) as exc:
+                problems.append(f"{url}: {type(exc).__name__}")
+        up = [s for s in states if s.status != "down"]
+        if not up:
+            return BackendHealth(
+                status="down", backend=self.name, isolated=False, message="; ".join(problems)
+            )
+        isolated = all(s.isolated for s in up)
+        degraded = bool(problems) or any(s.status == "degraded" for s in up)
+        languages = sorted(set.intersection(*(set(s.languages) for s in up)))
+        message = "; ".join(problems + [f"{s.backend}: {s.message}" for s in up if s.status == "degraded"])
+        return BackendHealth(status="degraded" if degraded else "ok", backend=self.name, isolated=isolated,
+                             message=message, languages=languages)  # fmt: skip
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
