@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import json
 import logging
+import shutil
 import struct
 from collections.abc import Sequence
 from typing import Any
@@ -50,18 +51,22 @@ class Zygote:
         return self._proc is not None and self._proc.returncode is None and self.failure is None
 
     async def start(self) -> None:
-        kwargs: dict[str, Any] = {}
+        command = self._command
         if self._user is not None:
-            kwargs.update(user=self._user, group=self._group, extra_groups=[])
+            # setpriv rather than subprocess's user=/group=: uvloop (uvicorn's loop) does not take those.
+            setpriv = shutil.which("setpriv")
+            if setpriv is None:
+                raise SandboxUnavailable("setpriv (util-linux) is needed to drop root for the sandbox")
+            ids = ["--reuid", str(self._user), "--regid", str(self._group or self._user), "--clear-groups"]
+            command = [setpriv, *ids, "--", *command]
         try:
             self._proc = await asyncio.create_subprocess_exec(
-                *self._command,
+                *command,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
                 limit=2**26,
-                **kwargs,
             )
         except OSError as exc:
             raise SandboxUnavailable(f"cannot start the sandbox zygote: {exc}") from exc
