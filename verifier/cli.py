@@ -18,7 +18,7 @@ import anyio
 import orjson
 from pydantic import ValidationError
 
-from verifier.errors import PluginError, RequestError
+from verifier.errors import ExposureError, PluginError, RequestError
 from verifier.runtime import build_registry, running
 from verifier.schemas import Item, VerifyRequest
 from verifier.settings import Settings, load_settings
@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = _settings(args)
         return int(args.run(args, settings))
-    except PluginError as exc:
+    except (PluginError, ExposureError) as exc:
         print(f"verifier: startup failed: {exc}", file=sys.stderr)
         return 2
     except (FileNotFoundError, ValidationError, ValueError) as exc:
@@ -90,14 +90,25 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from verifier.http.app import RESOLVED_SETTINGS_ENV, create_app
+    from verifier.http.app import RESOLVED_SETTINGS_ENV, create_app, settings_for_workers
+    from verifier.http.auth import check_exposure
+    from verifier.http.logs import configure_logging
 
+    check_exposure(settings)
     build_registry(settings)  # fail fast, with a clean message, before uvicorn starts
-    common: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level}
+    configure_logging(settings.log_level, settings.log_format)
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "log_config": None,  # ours, from configure_logging
+        "access_log": False,  # the app logs each request itself, with its request id
+        "timeout_graceful_shutdown": settings.graceful_shutdown_s,
+    }
     if settings.workers == 1:
         uvicorn.run(create_app(settings), **common)
     else:
-        os.environ[RESOLVED_SETTINGS_ENV] = settings.model_dump_json()
+        os.environ[RESOLVED_SETTINGS_ENV] = settings_for_workers(settings)
         uvicorn.run("verifier.http.app:create_app_from_env", factory=True, workers=settings.workers, **common)
     return 0
 

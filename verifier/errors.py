@@ -1,6 +1,7 @@
 """Exceptions raised by the verifier host.
 
     VerifierError
+    ├── ExposureError             refusing to serve a network address without API keys (startup)
     ├── PluginError               a plugin cannot be loaded or registered something invalid (startup)
     │   └── DuplicateRewardError  two plugins (or one, twice) registered the same reward name
     ├── RequestError              a request the host cannot score as sent (client's fault)
@@ -22,6 +23,10 @@ from typing import Any
 
 class VerifierError(Exception):
     """Base class of every error the verifier raises on purpose."""
+
+
+class ExposureError(VerifierError):
+    """The service would listen beyond loopback with no API keys and was not told to run open."""
 
 
 class PluginError(VerifierError):

@@ -14,7 +14,7 @@ import pluggy
 from verifier.errors import PluginError
 from verifier.registry import RewardRegistry, create_plugin_manager
 from verifier.schemas import HealthResponse
-from verifier.scoring import BatchScorer
+from verifier.scoring import BatchScorer, ScoringObserver
 from verifier.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,9 @@ class Runtime:
 
 @asynccontextmanager
 async def running(
-    settings: Settings, plugin_manager: pluggy.PluginManager | None = None
+    settings: Settings,
+    plugin_manager: pluggy.PluginManager | None = None,
+    observer: ScoringObserver | None = None,
 ) -> AsyncIterator[Runtime]:
     """Load plugins, enter every reward's lifespan (pools, clients), and close them all on exit."""
     registry = build_registry(settings, plugin_manager)
@@ -70,6 +72,10 @@ async def running(
             settings,
             registry,
             BatchScorer(
-                registry, reward_timeout_s=settings.reward_timeout_s, max_items=settings.max_batch_items
+                registry,
+                reward_timeout_s=settings.reward_timeout_s,
+                max_items=settings.max_batch_items,
+                max_completion_chars=settings.max_completion_chars,
+                observer=observer,
             ),
         )

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from pydantic import BaseModel, ValidationError
@@ -22,6 +23,14 @@ from verifier.schemas import Item, ItemResult, VerifyRequest, VerifyResponse, We
 from verifier.types import RewardItem, Score, to_score
 
 log = logging.getLogger(__name__)
+
+
+class ScoringObserver(Protocol):
+    """Told about every reward call (the HTTP layer turns this into metrics; the core stays free of them)."""
+
+    def reward_done(
+        self, reward: str, items: int, seconds: float, nulls: int, errors: int, timed_out: bool
+    ) -> None: ...
 
 
 @dataclass
@@ -38,11 +47,19 @@ class BatchScorer:
     """Scores ``VerifyRequest`` batches against a registry. Holds no per-request state."""
 
     def __init__(
-        self, registry: RewardRegistry, *, reward_timeout_s: float = 600.0, max_items: int | None = None
+        self,
+        registry: RewardRegistry,
+        *,
+        reward_timeout_s: float = 600.0,
+        max_items: int | None = None,
+        max_completion_chars: int | None = None,
+        observer: ScoringObserver | None = None,
     ):
         self.registry = registry
         self.reward_timeout_s = reward_timeout_s
         self.max_items = max_items
+        self.max_completion_chars = max_completion_chars
+        self.observer = observer
 
     async def score(self, request: VerifyRequest) -> VerifyResponse:
         """Validate the request against the registry (raising a ``RequestError``), then score it."""
@@ -53,6 +70,10 @@ class BatchScorer:
     def plan(self, request: VerifyRequest) -> list[_Plan]:
         if self.max_items is not None and len(request.items) > self.max_items:
             raise LimitExceededError("items per batch", len(request.items), self.max_items)
+        if self.max_completion_chars is not None:
+            longest = max((_length(item.completion) for item in request.items), default=0)
+            if longest > self.max_completion_chars:
+                raise LimitExceededError("completion characters", longest, self.max_completion_chars)
         if request.group_size is not None and len(request.items) % request.group_size:
             raise InvalidRequestError(
                 [
@@ -146,6 +167,8 @@ class BatchScorer:
             )
             for i, plan in enumerate(plans)
         ]
+        started = time.perf_counter()
+        timed_out = False
         try:
             with anyio.fail_after(self.reward_timeout_s):
                 results = await _call(reward.score, items)
@@ -155,6 +178,7 @@ class BatchScorer:
                 exc, anyio.get_cancelled_exc_class() | KeyboardInterrupt | SystemExit | GeneratorExit
             ):
                 raise
+            timed_out = isinstance(exc, TimeoutError)
             message = _failure_message(entry, exc, self.reward_timeout_s)
             log.error(
                 "reward %s failed for %d items: %s",
@@ -166,6 +190,12 @@ class BatchScorer:
             scores = [Score(None, {}, message)] * len(items)
         for plan, score in zip(plans, scores, strict=True):
             plan.scores[reward.name] = score
+        if self.observer is not None:
+            nulls = sum(s.value is None for s in scores)
+            errors = sum(s.error is not None for s in scores)
+            self.observer.reward_done(
+                reward.name, len(items), time.perf_counter() - started, nulls, errors, timed_out
+            )
 
     def _combine(self, plans: list[_Plan], request: VerifyRequest) -> VerifyResponse:
         results = []
@@ -201,6 +231,12 @@ class BatchScorer:
             for result, advantage in zip(results, advantages, strict=True):
                 result.advantage = advantage
         return VerifyResponse.model_construct(results=results)  # each ItemResult was validated above
+
+
+def _length(completion: str | list[Any]) -> int:
+    if isinstance(completion, str):
+        return len(completion)
+    return sum(len(RewardItem(index=0, completion=[m]).completion_text) for m in completion)
 
 
 def _weights(raw: Weights, loc: list[str | int]) -> dict[str, float]:

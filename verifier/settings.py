@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -36,8 +36,25 @@ class Settings(BaseSettings):
         default_factory=dict, description="options handed to each plugin, keyed by plugin name"
     )
 
+    api_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="bearer tokens accepted on /v1 and /metrics; an entry 'sha256:<hex>' is a key's hash",
+    )
+    allow_open: bool = Field(
+        default=False, description="serve without API keys on a non-loopback address (refused otherwise)"
+    )
+    log_format: Literal["json", "text"] = Field(default="json", description="log lines as JSON or as text")
+
     max_batch_items: int = Field(default=8192, ge=1, description="most items in one /v1/verify request")
     max_request_bytes: int = Field(default=64 * 2**20, ge=1024, description="largest request body accepted")
+    max_completion_chars: int = Field(default=4 * 2**20, ge=1, description="longest completion accepted")
+    max_concurrent_batches: int = Field(default=8, ge=1, description="batches scored at the same time")
+    max_queued_batches: int = Field(
+        default=32, ge=0, description="batches waiting for a slot; beyond this, 429 with Retry-After"
+    )
+    graceful_shutdown_s: float = Field(
+        default=30.0, ge=0, description="on SIGTERM, how long in-flight batches may finish (new ones get 503)"
+    )
     reward_timeout_s: float = Field(
         default=600.0,
         gt=0,

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.anyio
 
 
 def _app(**settings: Any) -> FastAPI:
-    pm = create_plugin_manager(plugins={"tests": plugins_for_tests})
+    pm = create_plugin_manager(allow=["format"], plugins={"tests": plugins_for_tests})
     return create_app(Settings(**settings), plugin_manager=pm)
 
 

@@ -191,16 +191,17 @@ async def test_advantages_scale_by_batch_or_not_at_all_like_trl() -> None:
     assert [r.advantage for r in plain.results] == pytest.approx([0.5, -0.5, 0.0, 0.0])
 
 
-async def test_a_null_reward_counts_as_zero_in_advantages_like_trl_nansum() -> None:
+async def test_an_unscorable_item_is_left_out_of_its_group_baseline_like_trl() -> None:
     response = await _score(
         {
             "rewards": ["echo"],
-            "group_size": 2,
+            "group_size": 3,
             "scale_rewards": "none",
-            "items": [{"completion": "none"}, {"completion": "2"}],
+            "items": [{"completion": "none"}, {"completion": "2"}, {"completion": "4"}],
         }
     )
-    assert [r.advantage for r in response.results] == pytest.approx([-1.0, 1.0])
+    # The null item gets 0.0 and the baseline is the mean of the scored ones (3.0), not of (0, 2, 4).
+    assert [r.advantage for r in response.results] == pytest.approx([0.0, -1.0, 1.0])
 
 
 async def test_batch_that_does_not_split_into_groups_is_rejected() -> None:

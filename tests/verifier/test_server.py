@@ -25,7 +25,10 @@ SAMPLE_PLUGIN = ROOT / "tests" / "fixtures" / "sample_plugin"
 
 
 def _app() -> FastAPI:
-    return create_app(Settings(), plugin_manager=create_plugin_manager(plugins={"tests": plugins_for_tests}))
+    return create_app(
+        Settings(),
+        plugin_manager=create_plugin_manager(allow=["format"], plugins={"tests": plugins_for_tests}),
+    )
 
 
 def test_sync_client_scores_through_a_real_server(live_server: Callable[[FastAPI], str]) -> None:

@@ -11,6 +11,8 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from verifier.errors import RequestError
+from verifier.http.admission import OverloadedError
+from verifier.http.auth import UnauthorizedError
 from verifier.http.deps import NotReadyError
 from verifier.schemas import ErrorBody, ErrorResponse
 
@@ -31,7 +33,12 @@ def error_response(status: int, type_: str, message: str, details: dict[str, Any
 
 async def _request_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestError)
-    return error_response(exc.status, exc.type, exc.message, exc.details)
+    response = error_response(exc.status, exc.type, exc.message, exc.details)
+    if isinstance(exc, OverloadedError):
+        response.headers["retry-after"] = str(exc.retry_after)
+    elif isinstance(exc, UnauthorizedError):
+        response.headers["www-authenticate"] = "Bearer"
+    return response
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

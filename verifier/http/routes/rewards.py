@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from verifier.http.auth import Authenticated
 from verifier.http.deps import RuntimeDep
 from verifier.schemas import RewardInfo, RewardsResponse
 
@@ -11,7 +12,7 @@ router = APIRouter(prefix="/v1", tags=["rewards"])
 
 
 @router.get("/rewards", response_model=RewardsResponse)
-async def list_rewards(runtime: RuntimeDep) -> RewardsResponse:
+async def list_rewards(runtime: RuntimeDep, _: Authenticated) -> RewardsResponse:
     """List every reward with its plugin, version, description and the JSON schema of its params."""
     return RewardsResponse(
         rewards=[

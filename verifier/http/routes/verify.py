@@ -6,12 +6,14 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from verifier.errors import InvalidRequestError, LimitExceededError
+from verifier.http.admission import Admission
+from verifier.http.auth import Authenticated
 from verifier.http.deps import RuntimeDep
 from verifier.schemas import ErrorResponse, VerifyRequest, VerifyResponse
 
 router = APIRouter(prefix="/v1", tags=["verify"])
 
-_ERRORS = {status: {"model": ErrorResponse} for status in (400, 413, 422, 503)}
+_ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 413, 422, 429, 503)}
 
 
 @router.post(
@@ -25,17 +27,21 @@ _ERRORS = {status: {"model": ErrorResponse} for status in (400, 413, 422, 503)}
         }
     },
 )
-async def verify(request: Request, runtime: RuntimeDep) -> Response:
+async def verify(request: Request, runtime: RuntimeDep, _: Authenticated) -> Response:
     """Score a batch of completions: exactly one result per item, in request order."""
-    # The body is parsed straight from bytes by pydantic (no intermediate dicts): batches are large.
-    body = await _read_body(request, runtime.settings.max_request_bytes)
-    try:
-        parsed = VerifyRequest.model_validate_json(body)
-    except ValidationError as exc:
-        raise InvalidRequestError(
-            [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        ) from None
-    result = await runtime.scorer.score(parsed)
+    admission: Admission = request.app.state.admission
+    # Admit before reading the body, so a flood is refused without buffering it.
+    async with admission.slot():
+        # The body is parsed straight from bytes by pydantic (no intermediate dicts): batches are large.
+        body = await _read_body(request, runtime.settings.max_request_bytes)
+        try:
+            parsed = VerifyRequest.model_validate_json(body)
+        except ValidationError as exc:
+            raise InvalidRequestError(
+                [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+            ) from None
+        request.app.state.metrics.batch_items.observe(len(parsed.items))
+        result = await runtime.scorer.score(parsed)
     return Response(result.model_dump_json(), media_type="application/json")
 
 

@@ -1,0 +1,146 @@
+"""Auth, limits, backpressure, metrics, request ids and logs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+import anyio
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import app_client
+from tests.verifier import plugins_for_tests
+from verifier.errors import ExposureError
+from verifier.http import create_app
+from verifier.http.admission import Admission, ShuttingDownError
+from verifier.http.logs import JsonFormatter, request_id
+from verifier.registry import create_plugin_manager
+from verifier.settings import Settings
+
+pytestmark = pytest.mark.anyio
+ECHO = {"rewards": ["echo"], "items": [{"completion": "1"}]}
+
+
+def _app(**settings: Any) -> FastAPI:
+    pm = create_plugin_manager(allow=["format"], plugins={"tests": plugins_for_tests})
+    return create_app(Settings(**settings), plugin_manager=pm)
+
+
+async def test_without_keys_on_loopback_the_api_is_open() -> None:
+    async with app_client(_app()) as client:
+        assert (await client.post("/v1/verify", json=ECHO)).status_code == 200
+
+
+async def test_with_keys_every_api_route_needs_a_bearer_token() -> None:
+    hashed = "sha256:" + hashlib.sha256(b"second-key").hexdigest()
+    async with app_client(_app(api_keys=["first-key", hashed])) as client:
+        for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": "Basic first-key"}):
+            response = await client.post("/v1/verify", json=ECHO, headers=headers)
+            assert response.status_code == 401
+            assert response.headers["www-authenticate"] == "Bearer"
+            assert response.json()["error"]["type"] == "unauthorized"
+            assert "first-key" not in response.text
+            assert (await client.get("/v1/rewards", headers=headers)).status_code == 401
+            assert (await client.get("/metrics", headers=headers)).status_code == 401
+        for key in ("first-key", "second-key"):
+            ok = await client.post("/v1/verify", json=ECHO, headers={"authorization": f"Bearer {key}"})
+            assert ok.status_code == 200
+        # probes stay open for orchestrators
+        assert (await client.get("/healthz")).status_code == 200
+        assert (await client.get("/readyz")).status_code == 200
+
+
+def test_refuses_a_network_address_without_keys_unless_told_to_run_open() -> None:
+    with pytest.raises(ExposureError, match=r"0\.0\.0\.0"):
+        _app(host="0.0.0.0")
+    _app(host="0.0.0.0", api_keys=["k"])
+    _app(host="0.0.0.0", allow_open=True)
+    _app(host="::1")
+    _app(host="localhost")
+
+
+async def test_completion_over_the_length_limit_is_413_naming_the_limit() -> None:
+    async with app_client(_app(max_completion_chars=10)) as client:
+        response = await client.post(
+            "/v1/verify", json={"rewards": ["echo"], "items": [{"completion": "1"}, {"completion": "1" * 11}]}
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["details"] == {
+        "limit": "completion characters",
+        "value": 11,
+        "maximum": 10,
+    }
+
+
+async def test_a_full_queue_answers_429_with_retry_after_and_recovers() -> None:
+    slow = {"rewards": ["slow"], "items": [{"completion": "x"}]}
+    async with app_client(_app(max_concurrent_batches=1, max_queued_batches=1)) as client:
+        statuses: list[int] = []
+        retry_after: list[str | None] = []
+
+        async def send() -> None:
+            response = await client.post("/v1/verify", json=slow)
+            statuses.append(response.status_code)
+            retry_after.append(response.headers.get("retry-after"))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(4):
+                tg.start_soon(send)
+        assert sorted(statuses) == [200, 200, 429, 429]  # one scoring, one queued, two refused
+        assert retry_after.count("1") == 2
+        after = await client.post("/v1/verify", json=ECHO)
+        assert after.status_code == 200
+
+
+async def test_a_draining_server_refuses_new_batches_with_503() -> None:
+    admission = Admission(max_active=1, max_waiting=0)
+    admission.draining = True
+    with pytest.raises(ShuttingDownError):
+        async with admission.slot():
+            pass
+
+
+async def test_metrics_count_requests_and_reward_outcomes() -> None:
+    async with app_client(_app()) as client:
+        await client.post(
+            "/v1/verify", json={"rewards": ["echo", "explode"], "items": [{"completion": "2"}] * 3}
+        )
+        text = (await client.get("/metrics")).text
+    assert 'verifier_http_requests_total{method="POST",route="/v1/verify",status="200"} 1.0' in text
+    assert 'verifier_reward_items_total{reward="echo"} 3.0' in text
+    assert 'verifier_reward_errors_total{reward="explode"} 3.0' in text
+    assert 'verifier_reward_seconds_count{reward="echo"} 1.0' in text
+    assert "verifier_batches_active 0.0" in text and "verifier_batches_waiting 0.0" in text
+
+
+async def test_request_id_is_echoed_or_made_up() -> None:
+    async with app_client(_app()) as client:
+        given = await client.get("/healthz", headers={"x-request-id": "trainer-42.step-7"})
+        made = await client.get("/healthz")
+        hostile = await client.get("/healthz", headers={"x-request-id": "a b\nc" * 100})
+    assert given.headers["x-request-id"] == "trainer-42.step-7"
+    assert len(made.headers["x-request-id"]) == 32
+    assert hostile.headers["x-request-id"] != "a b\nc" * 100
+
+
+async def test_access_log_carries_the_request_id(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="verifier.access"):
+        async with app_client(_app()) as client:
+            await client.post("/v1/verify", json=ECHO, headers={"x-request-id": "rid-1"})
+    record = next(r for r in caplog.records if r.name == "verifier.access")
+    assert record.status == 200 and record.path == "/v1/verify"  # type: ignore[attr-defined]
+    line = json.loads(JsonFormatter().format(record))
+    assert line["status"] == 200 and line["method"] == "POST" and "duration_ms" in line
+
+
+def test_json_log_lines_include_the_current_request_id() -> None:
+    token = request_id.set("abc123")
+    try:
+        record = logging.LogRecord("verifier.x", logging.WARNING, __file__, 1, "hello %s", ("world",), None)
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        request_id.reset(token)
+    assert line["message"] == "hello world" and line["request_id"] == "abc123" and line["level"] == "warning"

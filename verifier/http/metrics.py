@@ -1,0 +1,84 @@
+"""Prometheus metrics for ``/metrics``.
+
+The service's own metrics live in a registry per app (so several apps can exist in one process, as in
+tests); plugins may register theirs on prometheus_client's default registry, and ``/metrics`` serves both.
+With several uvicorn workers each scrape reaches one worker: run one worker per container and scale
+replicas, the usual shape on Kubernetes.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from verifier.http.admission import Admission
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+
+
+class Metrics:
+    def __init__(self, admission: Admission) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "verifier_http_requests",
+            "HTTP requests by route and status",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "verifier_http_request_seconds",
+            "HTTP request latency",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_items = Histogram(
+            "verifier_batch_items",
+            "items per /v1/verify batch",
+            buckets=(1, 8, 64, 256, 1024, 4096, 16384),
+            registry=r,
+        )
+        self.reward_seconds = Histogram(
+            "verifier_reward_seconds",
+            "time one reward took for one batch",
+            ["reward"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.reward_items = Counter(
+            "verifier_reward_items", "items scored per reward", ["reward"], registry=r
+        )
+        self.reward_nulls = Counter(
+            "verifier_reward_nulls", "items a reward gave null", ["reward"], registry=r
+        )
+        self.reward_errors = Counter(
+            "verifier_reward_errors", "items a reward gave an error (null + message)", ["reward"], registry=r
+        )
+        self.reward_timeouts = Counter(
+            "verifier_reward_timeouts", "reward calls over reward_timeout_s", ["reward"], registry=r
+        )
+        Gauge("verifier_batches_active", "batches being scored", registry=r).set_function(
+            lambda: admission.active
+        )
+        Gauge("verifier_batches_waiting", "batches queued for a slot", registry=r).set_function(
+            lambda: admission.waiting
+        )
+
+    def reward_done(
+        self, reward: str, items: int, seconds: float, nulls: int, errors: int, timed_out: bool
+    ) -> None:
+        self.reward_seconds.labels(reward).observe(seconds)
+        self.reward_items.labels(reward).inc(items)
+        if nulls:
+            self.reward_nulls.labels(reward).inc(nulls)
+        if errors:
+            self.reward_errors.labels(reward).inc(errors)
+        if timed_out:
+            self.reward_timeouts.labels(reward).inc()
+
+    def request_done(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, method, str(status)).inc()
+        self.request_seconds.labels(route).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry) + generate_latest(REGISTRY)
