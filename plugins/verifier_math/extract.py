@@ -1,0 +1,219 @@
+"""Find the final answer in a completion: pure string work, no sympy.
+
+Each method looks for one convention and returns the answer text it found (or ``None``):
+
+- ``boxed``: the last ``\\boxed{...}`` (or ``\\fbox{...}``), joined with the boxes right before it when they are
+  separated only by commas, "and" or "or" (``\\boxed{2}`` and ``\\boxed{-2}`` is the two-part answer ``2, -2``).
+- ``answer_is``: the last "answer is ...", "answer: ...", "final answer ... is ...", up to the end of the sentence.
+- ``gsm8k``: the last ``#### 42`` line.
+- ``bold``: the last markdown-bold span holding math (``**73**``, ``**Answer:** 73``).
+- ``last_number``: the last number in the text (``1,234.5``, ``-3/4``, ``\\frac{1}{2}``, ``12%``).
+- ``math_verify``: not found here; the worker hands the whole answer region to math-verify's own extraction.
+
+Whole answers are kept, not their first number: "the answer is 3 or 5" extracts ``3 or 5``, which then fails a
+gold of ``3`` instead of passing on its first part.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
+MAX_EXTRACTED_CHARS = 2000
+"""Longer captures are cut: the guards would refuse to parse them anyway."""
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """The answer text a method found, and which method found it."""
+
+    text: str
+    method: str
+
+
+def answer_region(completion: str, *, search_think: bool) -> str:
+    """The part of the completion searched for the answer: what follows the last ``</think>``.
+
+    A ``<think>`` that is never closed means the model never finished reasoning: there is no answer region.
+    A completion without think tags is searched whole.
+    """
+    if search_think:
+        return completion
+    close = completion.rfind(THINK_CLOSE)
+    if close >= 0:
+        return completion[close + len(THINK_CLOSE) :]
+    if THINK_OPEN in completion:
+        return ""
+    return completion
+
+
+def extract_answer(region: str, methods: Sequence[str]) -> Extraction | None:
+    """The answer found by the first of ``methods`` that finds one (``math_verify`` is skipped here)."""
+    region = _ANSWER_TAGS.sub(" ", region)
+    for method in methods:
+        finder = FINDERS.get(method)
+        if finder is None:
+            continue
+        found = finder(region)
+        if found:
+            found = found.strip()
+        if found:
+            return Extraction(found[:MAX_EXTRACTED_CHARS], method)
+    return None
+
+
+# boxed
+
+_BOX = re.compile(r"\\(?:boxed|fbox)\s*")
+_BOX_JOINER = re.compile(
+    r"^[\s$,.;]*(?:,|\band\b|\bor\b|\\text\{\s*(?:and|or|,)\s*\}|\\quad|\\qquad)?[\s$,;]*$"
+)
+
+
+def find_boxed(text: str) -> str | None:
+    boxes = _boxes(text)
+    if not boxes:
+        return None
+    parts = [boxes[-1]]
+    # Walk back over boxes joined to the last one by "and", "or" or commas: one multi-part answer.
+    for previous, current in zip(reversed(boxes[:-1]), reversed(boxes[1:]), strict=True):
+        between = text[previous[2] : current[0]]
+        if not _BOX_JOINER.match(between):
+            break
+        parts.append(previous)
+    return ", ".join(content for _, content, _ in reversed(parts))
+
+
+def _boxes(text: str) -> list[tuple[int, str, int]]:
+    """``(start, content, end)`` of every box, in order; an unclosed box runs to the end of what is scanned."""
+    found = []
+    for match in _BOX.finditer(text):
+        start, pos = match.start(), match.end()
+        if pos < len(text) and text[pos] == "{":
+            content, end = _braced(text, pos)
+        else:  # \boxed 5: a single token
+            token = re.match(r"[^\s$]+", text[pos:])
+            if token is None:
+                continue
+            content, end = token.group(), pos + token.end()
+        found.append((start, content, end))
+    return found
+
+
+def _braced(text: str, open_at: int) -> tuple[str, int]:
+    depth = 0
+    i = open_at
+    stop = min(len(text), open_at + 2 * MAX_EXTRACTED_CHARS)  # bounds the scan of an unclosed box
+    while i < stop:
+        char = text[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return text[open_at + 1 : i], i + 1
+        i += 1
+    return text[open_at + 1 : stop], stop
+
+
+# "answer is ..."
+
+_ANSWER_IS = re.compile(
+    r"\banswer\b(?:\s*\*\*)?\s*(?:(?:is|was|would\s+be|will\s+be|should\s+be)\b\s*:?|[:=])",
+    re.IGNORECASE,
+)
+_DELIMITED = re.compile(r"^\s*(?:\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\])", re.DOTALL)
+_SENTENCE_END = re.compile(r"(?<!\d)\.(?!\d)|\.(?=\s|$)|\n")
+_ANSWER_TAGS = re.compile(r"</?answer>", re.IGNORECASE)
+
+
+def find_answer_is(text: str) -> str | None:
+    last = None
+    for last in _ANSWER_IS.finditer(text):  # noqa: B007 - only the last match is used
+        pass
+    if last is None:
+        return None
+    rest = _strip_bold(text[last.end() : last.end() + 4 * MAX_EXTRACTED_CHARS].lstrip())
+    return _first_statement(rest)
+
+
+def _first_statement(rest: str) -> str | None:
+    """The math at the start of ``rest``: a delimited formula, else the text up to the end of the sentence."""
+    delimited = _DELIMITED.match(rest)
+    if delimited:
+        return next(g for g in delimited.groups() if g is not None)
+    line = rest.split("\n", 1)[0]
+    end = _SENTENCE_END.search(line)
+    statement = line[: end.start()] if end else line
+    return _strip_bold(statement.strip().rstrip(".;,")) or None
+
+
+def _strip_bold(text: str) -> str:
+    return text.strip().removeprefix("**").removesuffix("**").strip()
+
+
+# GSM8K
+
+_GSM8K = re.compile(r"####\s*([^\n]+)")
+
+
+def find_gsm8k(text: str) -> str | None:
+    matches = _GSM8K.findall(text)
+    if not matches:
+        return None
+    return _strip_bold(matches[-1].strip().rstrip("."))
+
+
+# markdown bold
+
+_BOLD = re.compile(r"\*\*([^*\n]{1,300}?)\*\*")
+_MATHY = re.compile(r"[\d\\=]")
+
+
+def find_bold(text: str) -> str | None:
+    for match in reversed(list(_BOLD.finditer(text))):
+        content = match.group(1).strip()
+        if content.endswith(":"):  # a label such as **Final Answer:** 73
+            after = _first_statement(text[match.end() : match.end() + 4 * MAX_EXTRACTED_CHARS].lstrip())
+            if after and _MATHY.search(after):
+                return after
+            continue
+        labelled = re.match(r"(?i)(?:final\s+)?answer\s*[:=]\s*(.+)", content)
+        if labelled:
+            content = labelled.group(1)
+        if _MATHY.search(content):
+            delimited = _DELIMITED.match(content)
+            return next(g for g in delimited.groups() if g is not None) if delimited else content.rstrip(".")
+    return None
+
+
+# last number
+
+_NUMBER = re.compile(
+    r"-?\\[dt]?frac\{\s*-?\d+\s*\}\{\s*-?\d+\s*\}"
+    r"|-?\d{1,3}(?:,\d{3})+(?:\.\d+)?%?"
+    r"|-?\d+(?:\.\d+)?(?:\s*/\s*\d+(?!\.\d))?%?"
+    r"|-?\.\d+%?"
+)
+
+
+def find_last_number(text: str) -> str | None:
+    last = None
+    for last in _NUMBER.finditer(text):  # noqa: B007 - only the last match is used
+        pass
+    return last.group() if last else None
+
+
+FINDERS: dict[str, Callable[[str], str | None]] = {
+    "boxed": find_boxed,
+    "answer_is": find_answer_is,
+    "gsm8k": find_gsm8k,
+    "bold": find_bold,
+    "last_number": find_last_number,
+}

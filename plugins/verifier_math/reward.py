@@ -1,0 +1,139 @@
+"""The ``math`` reward: 1.0 when the completion's final answer equals the reference answer, else 0.0."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from verifier import Health, RewardItem, Score
+from verifier_math.errors import PoolError
+from verifier_math.extract import THINK_CLOSE, THINK_OPEN, answer_region
+from verifier_math.guards import GuardLimits
+from verifier_math.messages import Job, Verdict
+from verifier_math.params import MathOptions, MathParams
+from verifier_math.pool import WorkerPool
+
+BAD_GOLD_MEMORY = 256
+"""Gold answers whose parsing timed out or crashed, remembered so the rest of their group fails fast."""
+
+
+class MathReward:
+    """Scores items on a worker pool that its ``lifespan`` owns. Picklable (the pool stays behind)."""
+
+    def __init__(self, options: MathOptions | None = None) -> None:
+        self.options = options or MathOptions()
+        self._pool: WorkerPool | None = None
+        self._bad_gold: OrderedDict[str, Verdict] = OrderedDict()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"options": self.options}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["options"])  # type: ignore[misc]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        """Own the worker pool for the life of the service."""
+        options = self.options
+        pool = WorkerPool(
+            options.workers or len(os.sched_getaffinity(0)),
+            limits=GuardLimits(
+                options.max_answer_chars, options.max_nesting, options.max_power_depth, options.max_digits
+            ),
+            gold_cache_size=options.gold_cache_size,
+            memory_limit_mb=options.memory_limit_mb,
+            kill_grace_s=options.kill_grace_s,
+            start_timeout_s=options.start_timeout_s,
+        )
+        await pool.start()
+        self._pool = pool
+        try:
+            yield
+        finally:
+            self._pool = None
+            await pool.close()
+
+    def health(self) -> Health:
+        pool = self._pool
+        if pool is None:
+            return Health("down", "math worker pool not started")
+        stats = pool.stats()
+        if stats.alive == 0 and stats.start_error:
+            return Health("down", f"cannot start math workers: {stats.start_error}")
+        summary = f"{stats.alive}/{stats.size} workers, {stats.busy} busy, {stats.replaced} replaced"
+        if stats.start_error:
+            return Health("degraded", f"{summary}; last worker start failed: {stats.start_error}")
+        return Health("ok", summary)
+
+    @property
+    def pool(self) -> WorkerPool | None:
+        """The running pool (``None`` outside the lifespan)."""
+        return self._pool
+
+    async def __call__(self, items: Sequence[RewardItem]) -> list[Score]:
+        return list(await asyncio.gather(*(self._score(item) for item in items)))
+
+    async def _score(self, item: RewardItem) -> Score:
+        params = item.params if isinstance(item.params, MathParams) else MathParams()
+        gold = item.reference
+        if gold is None:
+            return Score(
+                None,
+                {"reason": "no_reference"},
+                "the item has no reference answer: send the gold answer as a string in 'reference'",
+            )
+        if not isinstance(gold, str):
+            return Score(
+                None,
+                {"reason": "bad_reference"},
+                f"the reference answer must be a string, not {type(gold).__name__}",
+            )
+        known_bad = self._bad_gold.get(gold)
+        if known_bad is not None:
+            return Score(None, known_bad.details(), known_bad.error)
+
+        text = item.completion_text
+        region = answer_region(text, search_think=params.search_think)
+        truncated = len(region) > self.options.max_completion_chars
+        if truncated:
+            region = region[-self.options.max_completion_chars :]
+        job = Job(
+            gold,
+            region,
+            params.extract,
+            params.precision,
+            params.strict_multipart,
+            params.set_relation,
+            params.strict_variables,
+            params.timeout_s,
+        )
+        pool = self._pool
+        if pool is None:
+            return Score(
+                None, {}, "the math worker pool is not running (the host did not enter its lifespan)"
+            )
+        try:
+            verdict = await pool.run(job)
+        except PoolError as exc:
+            return Score(None, {}, str(exc))
+
+        if verdict.value is None and verdict.reason.startswith("reference_"):
+            self._remember_bad_gold(gold, verdict)
+        details = verdict.details()
+        if truncated:
+            details["truncated"] = (
+                f"only the last {self.options.max_completion_chars} characters were searched"
+            )
+        if verdict.reason == "no_answer" and not region and THINK_OPEN in text and THINK_CLOSE not in text:
+            details["note"] = "the <think> block is never closed"
+        return Score(verdict.value, details, verdict.error)
+
+    def _remember_bad_gold(self, gold: str, verdict: Verdict) -> None:
+        self._bad_gold[gold] = verdict
+        self._bad_gold.move_to_end(gold)
+        while len(self._bad_gold) > BAD_GOLD_MEMORY:
+            self._bad_gold.popitem(last=False)
