@@ -133,9 +133,12 @@ class Zygote:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
                 await proc.wait()
-        for task in (self._reader, self._stderr_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        tasks = [task for task in (self._reader, self._stderr_task) if task is not None]
+        if tasks and proc is not None:
+            # Let the readers see EOF: a pipe whose reader is cancelled first stays open (uvloop warns).
+            await asyncio.wait(tasks, timeout=1.0)
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         self.failure = self.failure or "closed"

@@ -18,7 +18,7 @@ import pytest
 
 from sandbox.process import ProcessBackend, ProcessOptions
 from sandbox.types import ExecStatus, Program, RunSpec
-from tests.sandbox.attacks import ATTACKS, DAEMON_MARKER, Attack
+from tests.sandbox.attacks import ATTACK_LIMITS, ATTACKS, DAEMON_MARKER, Attack
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
@@ -150,3 +150,20 @@ def test_run_sees_no_host_environment_and_no_capabilities() -> None:
     assert env_line == "['HOME', 'LANG', 'PATH', 'TMPDIR']"
     assert caps == "0000000000000000"
     assert pid_line == "1 1"  # pid 1 of its own PID namespace
+
+
+def test_without_isolation_it_still_runs_and_says_it_is_not_isolated() -> None:
+    async def scenario() -> tuple[str, bool, str, ExecStatus]:
+        backend = ProcessBackend(ProcessOptions(isolation="none"))
+        await backend.start()
+        try:
+            health = await backend.health()
+            async with backend.prepare(Program(language="python", source="while True: pass")) as prepared:
+                looping = await prepared.run(RunSpec(limits=ATTACK_LIMITS))
+            return health.status, health.isolated, health.message, looping.status
+        finally:
+            await backend.aclose()
+
+    status, isolated, message, looping = anyio.run(scenario)
+    assert (status, isolated, looping) == ("degraded", False, ExecStatus.TIMEOUT)
+    assert "NOT ISOLATED" in message

@@ -1,0 +1,265 @@
+"""The ``docker`` backend: programs run in warm, locked-down containers from a pool (``docker_pool``).
+
+A ``prepare`` leases one container for the program's whole life: the sources are written into its tmpfs
+/work, compiled once there, and every run execs the program in the same container through the runner
+(one request, no ``docker exec``). Runs of one prepared program are serialised on its container; different
+programs run in parallel on different containers, up to ``max_containers``.
+
+Limits per execution: wall time (the runner's deadline), CPU time, file size, open files and processes
+(rlimits; the processes limit counts per uid, and every container has a uid of its own), output (the
+runner stops reading and kills), memory (the container's memory cgroup, set to the run's limit; an OOM
+kill there is ``memory_limit``, read from the cgroup's own counter rather than guessed).
+
+Infrastructure failures: an unreachable engine or a missing image raise ``SandboxUnavailable`` from
+``start``/``prepare``; a runner lost in the middle of a run gives that run a ``sandbox_error`` result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import math
+import signal
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import docker
+
+from sandbox.docker_pool import ContainerPool, DockerOptions, SandboxContainer
+from sandbox.errors import SandboxUnavailable, UnsupportedLanguage
+from sandbox.languages import LANGUAGES, Language, get_language
+from sandbox.types import (
+    BackendHealth,
+    ExecResult,
+    ExecStatus,
+    Limits,
+    MiB,
+    Prepared,
+    Program,
+    RunSpec,
+    compile_failure,
+)
+
+__all__ = ["DockerBackend", "DockerOptions", "to_result"]
+
+# Beyond the wall limit, the runner may need a moment to kill leftovers and drain pipes.
+_REPLY_GRACE_S = 15.0
+# Statuses after which a container is not trusted for another lease.
+_MISBEHAVED = {ExecStatus.TIMEOUT, ExecStatus.MEMORY_LIMIT, ExecStatus.OUTPUT_LIMIT, ExecStatus.SANDBOX_ERROR}
+
+
+class DockerBackend:
+    """Backend ``docker``. Construct (cheap), ``await start()``, ``prepare`` programs, ``await aclose()``."""
+
+    name = "docker"
+
+    def __init__(
+        self,
+        options: DockerOptions | None = None,
+        *,
+        client_factory: Callable[[], docker.DockerClient] | None = None,
+    ) -> None:
+        self.options = options or DockerOptions()
+        toolchain = {tool for language in LANGUAGES for tool in language.toolchain}
+        self._pool = ContainerPool(self.options, toolchain, client_factory)
+        self._slots: asyncio.Semaphore | None = None
+        self._start_error: str | None = None
+        self._closed = False
+
+    @property
+    def pool(self) -> ContainerPool:
+        return self._pool
+
+    async def start(self) -> None:
+        self._slots = asyncio.Semaphore(self.options.max_containers)
+        try:
+            await asyncio.to_thread(self._pool.start)
+        except SandboxUnavailable as exc:
+            self._start_error = str(exc)
+            raise
+        self._start_error = None
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await asyncio.to_thread(self._pool.close)
+
+    def languages(self) -> list[str]:
+        """Languages whose every toolchain executable exists in the image."""
+        paths = self._pool.toolchain_paths
+        return [lang.name for lang in LANGUAGES if paths and all(paths.get(tool) for tool in lang.toolchain)]
+
+    async def health(self) -> BackendHealth:
+        def down(message: str) -> BackendHealth:
+            return BackendHealth(status="down", backend=self.name, isolated=True, message=message)
+
+        if self._start_error is not None:
+            return down(self._start_error)
+        if self._slots is None or self._closed:
+            return down("not started" if self._slots is None else "closed")
+        try:
+            await asyncio.to_thread(self._pool.ping)
+        except SandboxUnavailable as exc:
+            return down(str(exc))
+        counts = self._pool.counts()
+        summary = f"image {self.options.image}; {counts['live']} containers, {counts['idle']} idle"
+        if self._pool.last_error is not None and counts["idle"] == 0:
+            return BackendHealth(
+                status="degraded",
+                backend=self.name,
+                isolated=True,
+                message=f"{summary}; {self._pool.last_error}",
+                languages=self.languages(),
+            )
+        return BackendHealth(
+            status="ok", backend=self.name, isolated=True, message=summary, languages=self.languages()
+        )
+
+    @asynccontextmanager
+    async def prepare(self, program: Program) -> AsyncIterator[Prepared]:
+        language = get_language(program.language)
+        if language.name not in self.languages():
+            raise UnsupportedLanguage(language.name, f"no toolchain for it in the image {self.options.image}")
+        if self._slots is None:
+            raise SandboxUnavailable("the docker backend is not started")
+        async with self._slots:
+            container = await asyncio.to_thread(self._pool.acquire)
+            prepared = DockerPrepared(self._pool, container, language)
+            try:
+                await asyncio.to_thread(prepared.setup, program)
+                yield prepared
+            finally:
+                # In a thread that outlives a cancellation: the container is always returned or destroyed.
+                await asyncio.shield(
+                    asyncio.to_thread(self._pool.release, container, prepared.recycle_reason)
+                )
+
+
+class DockerPrepared:
+    """A program written (and compiled) in a leased container."""
+
+    def __init__(self, pool: ContainerPool, container: SandboxContainer, language: Language) -> None:
+        self._pool = pool
+        self._container = container
+        self.language = language
+        self.compile_result: ExecResult | None = None
+        self.recycle_reason: str | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def container_id(self) -> str:
+        """The container this program lives in (tests check recycling with it)."""
+        return self._container.id
+
+    async def run(self, spec: RunSpec) -> ExecResult:
+        if self.compile_result is not None and not self.compile_result.ok:
+            return compile_failure(self.compile_result)
+        argv = self.language.render(self.language.run, memory_mb=spec.limits.memory_mb) + list(spec.argv)
+        async with self._lock:  # one execution at a time per container
+            return await asyncio.to_thread(self._execute, argv, spec.stdin, spec.limits)
+
+    def setup(self, program: Program) -> None:
+        files = {self.language.source_name: program.source, **program.files}
+        encoded = {
+            path: base64.b64encode(text.encode("utf-8", "surrogateescape")).decode()
+            for path, text in files.items()
+        }
+        try:
+            self._container.call({"op": "write", "files": encoded}, _REPLY_GRACE_S)
+        except SandboxUnavailable:
+            self.recycle_reason = "write failed"
+            raise
+        if self.language.compile is None:
+            return
+        limits = program.compile_limits
+        argv = self.language.render(self.language.compile, memory_mb=limits.memory_mb)
+        result = self._execute(argv, "", limits)
+        if result.status not in (ExecStatus.OK, ExecStatus.SANDBOX_ERROR):
+            why = {
+                ExecStatus.TIMEOUT: "compilation timed out",
+                ExecStatus.MEMORY_LIMIT: "compiler ran out of memory",
+            }
+            result = result.model_copy(
+                update={
+                    "status": ExecStatus.COMPILE_ERROR,
+                    "message": why.get(result.status, "compilation failed"),
+                }
+            )
+        self.compile_result = result
+
+    def _execute(self, argv: list[str], stdin: str, limits: Limits) -> ExecResult:
+        container = self._container
+        request = {
+            "op": "exec",
+            "argv": argv,
+            "stdin": base64.b64encode(stdin.encode("utf-8", "surrogateescape")).decode(),
+            "env": dict(self.language.env),
+            "limits": {
+                "wall_s": limits.wall_time_s,
+                # RLIMIT_CPU counts whole seconds; the classification below compares the exact figure.
+                "cpu_s": max(1, math.ceil(limits.effective_cpu_time_s)),
+                "file_size_bytes": limits.file_size_mb * MiB,
+                "open_files": limits.open_files,
+                # RLIMIT_NPROC counts every task of the uid, and the runner is one of them.
+                "processes": limits.max_processes + 1,
+                "output_bytes": limits.output_bytes,
+            },
+        }
+        try:
+            self._pool.set_memory(container, limits.memory_mb)
+            reply = container.call(request, limits.wall_time_s + _REPLY_GRACE_S)
+        except SandboxUnavailable as exc:
+            self.recycle_reason = str(exc)
+            return ExecResult(status=ExecStatus.SANDBOX_ERROR, message=str(exc))
+        container.runs += 1
+        result = to_result(reply, limits)
+        if result.status in _MISBEHAVED:
+            self.recycle_reason = self.recycle_reason or f"a run ended with {result.status.value}"
+        elif reply.get("strays"):
+            self.recycle_reason = self.recycle_reason or f"a run left {reply['strays']} process(es) behind"
+        return result
+
+
+def to_result(reply: dict[str, Any], limits: Limits) -> ExecResult:
+    """Classify a runner's exec reply (the status rules of ``ExecStatus``)."""
+    if "exec_error" in reply:
+        return ExecResult(
+            status=ExecStatus.SANDBOX_ERROR, message=f"could not start the program: {reply['exec_error']}"
+        )
+    exit_code: int | None = reply.get("exit_code")
+    sig: int | None = reply.get("signal")
+    cpu = float(reply["cpu_s"])
+    killed_for = reply.get("killed_for")
+    message = ""
+    if killed_for == "wall_time":
+        status, message = ExecStatus.TIMEOUT, f"killed at the wall-time limit ({limits.wall_time_s:g} s)"
+    elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= limits.effective_cpu_time_s * 0.95):
+        # Only RLIMIT_CPU sends SIGXCPU; rusage may read well under the limit when it fires (seen: 0.81 s of 1).
+        status, message = (
+            ExecStatus.TIMEOUT,
+            f"killed at the CPU-time limit ({limits.effective_cpu_time_s:g} s)",
+        )
+    elif killed_for == "output":
+        status, message = ExecStatus.OUTPUT_LIMIT, f"output exceeded {limits.output_bytes} bytes"
+    elif reply.get("oom_kills"):
+        status, message = ExecStatus.MEMORY_LIMIT, f"killed by the OOM killer ({limits.memory_mb} MB limit)"
+    elif exit_code == 0:
+        status = ExecStatus.OK
+    elif sig == signal.SIGXFSZ:
+        status, message = ExecStatus.RUNTIME_ERROR, f"wrote a file over {limits.file_size_mb} MB"
+    else:
+        status = ExecStatus.RUNTIME_ERROR
+        message = f"killed by signal {sig} ({signal.Signals(sig).name})" if sig else f"exit code {exit_code}"
+    return ExecResult(
+        status=status,
+        exit_code=exit_code,
+        signal=sig,
+        stdout=base64.b64decode(reply["stdout"]).decode("utf-8", errors="replace"),
+        stderr=base64.b64decode(reply["stderr"]).decode("utf-8", errors="replace"),
+        stdout_truncated=bool(reply["stdout_truncated"]),
+        stderr_truncated=bool(reply["stderr_truncated"]),
+        wall_time_s=float(reply["wall_s"]),
+        cpu_time_s=cpu,
+        peak_memory_mb=float(reply["max_rss_kb"]) / 1024,
+        message=message,
+    )
