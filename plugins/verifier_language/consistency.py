@@ -68,13 +68,15 @@ def prompt_language(prompt: str, detector: Detector, params: LanguageParams) -> 
     """The language most of the prompt's words are in; ``None`` when it has no word in a known language."""
     found = label(segments(mask(prompt).text), detector, target=None,
                   min_words=params.min_segment_words, min_confidence=params.min_confidence)
-    totals: dict[str, float] = {}
-    for entry in found:
-        if entry.language != UNKNOWN:
-            totals[entry.language] = totals.get(entry.language, 0.0) + entry.segment.weight
-    if not totals:
-        return None
-    return min(totals, key=lambda code: (-totals[code], code))
+    # A detector's unconfident guess is weak evidence: it decides only when nothing else does.
+    for admitted in (("script", "detector", "neighbour", "target"), ("guess", "default")):
+        totals: dict[str, float] = {}
+        for entry in found:
+            if entry.how in admitted and entry.language != UNKNOWN:
+                totals[entry.language] = totals.get(entry.language, 0.0) + entry.segment.weight
+        if totals:
+            return min(totals, key=lambda code: (-totals[code], code))
+    return None
 
 
 class Reader:

@@ -25,7 +25,6 @@ from typing import Final
 
 from verifier_language.scripts import (
     ALPHABETS,
-    CJK_SCRIPTS,
     SCRIPT_RANGES,
     UNSPACED_SCRIPTS,
     family,
@@ -50,17 +49,17 @@ _SENTENCE_END: Final = tuple(".!?;:…")
 
 @dataclass(slots=True)
 class Segment:
-    """Words of one script family from one sentence of one line, in order."""
+    """Words of one script family from one sentence of one line, in order.
+
+    ``text`` is the stretch of the (masked) line from the first word to the last, as written: detectors
+    also need the words that are not counted (the Portuguese article ``a``) and the accents in place.
+    """
 
     script: str
     line: int
+    text: str = ""
     words: list[str] = field(default_factory=list)
     weight: float = 0.0
-
-    @property
-    def text(self) -> str:
-        """The words as a detector should see them."""
-        return "".join(self.words) if self.script in CJK_SCRIPTS else " ".join(self.words)
 
 
 def _strip_punctuation(token: str) -> str:
@@ -72,10 +71,10 @@ def _strip_punctuation(token: str) -> str:
     return token[start:end]
 
 
-def _cjk_weight(run: str) -> tuple[str, float]:
+def _cjk_word(run: str) -> tuple[str, str, float]:
     if _KANA.search(run):
-        return "kana", len(run) / JA_CHARS_PER_WORD
-    return "han", len(run) / ZH_CHARS_PER_WORD
+        return "kana", run, len(run) / JA_CHARS_PER_WORD
+    return "han", run, len(run) / ZH_CHARS_PER_WORD
 
 
 def token_words(token: str) -> list[tuple[str, str, float]]:
@@ -110,39 +109,40 @@ def segments(masked_text: str) -> list[Segment]:
     result: list[Segment] = []
     for line_number, line in enumerate(masked_text.split("\n")):
         current: Segment | None = None
-
-        def close() -> None:
-            nonlocal current
-            if current is not None and current.words:
-                result.append(current)
-            current = None
-
+        start = end = 0
         for match in _UNIT.finditer(line):
-            kind = match.lastgroup
-            text = match.group()
+            kind, text = match.lastgroup, match.group()
             if kind == "stop":
-                close()
+                _close(result, current, line, start, end)
+                current = None
                 continue
             if kind == "cjk":
-                script, weight = _cjk_weight(text)
-                pieces = [(script, text, weight)]
-                ends_sentence = False
+                pieces, ends_sentence = [_cjk_word(text)], False
             else:
                 pieces = token_words(text)
                 ends_sentence = text.rstrip(_CLOSERS).endswith(_SENTENCE_END)
             for script, word, weight in pieces:
                 if current is not None and family(current.script) != family(script):
-                    close()
+                    _close(result, current, line, start, end)
+                    current = None
                 if current is None:
-                    current = Segment(script, line_number)
+                    current, start = Segment(script, line_number), match.start()
                 elif script == "kana":
                     current.script = "kana"  # a Han run beside kana is Japanese
                 current.words.append(word)
                 current.weight += weight
+                end = match.end()
             if ends_sentence:
-                close()
-        close()
+                _close(result, current, line, start, end)
+                current = None
+        _close(result, current, line, start, end)
     return result
+
+
+def _close(result: list[Segment], segment: Segment | None, line: str, start: int, end: int) -> None:
+    if segment is not None and segment.words:
+        segment.text = line[start:end]
+        result.append(segment)
 
 
 def count_words(masked_text: str) -> float:
