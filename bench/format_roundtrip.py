@@ -17,17 +17,36 @@ import random
 import statistics
 
 import anyio
-
 import verifier_format
+from verifier_format.tags import FormatParams, FormatReward
+
 from bench._common import describe, machine, timed, verifier_server
 from verifier.client import VerifierClient
 from verifier.registry import RewardRegistry, create_plugin_manager
 from verifier.schemas import VerifyRequest
 from verifier.scoring import BatchScorer
 from verifier.types import RewardItem
-from verifier_format.tags import FormatParams, FormatReward
 
-WORDS = "so we need the sum of the first terms then check parity and divide by two carefully again".split()
+WORDS = [
+    "so",
+    "we",
+    "need",
+    "the",
+    "sum",
+    "of",
+    "the",
+    "first",
+    "terms",
+    "then",
+    "check",
+    "parity",
+    "and",
+    "divide",
+    "by",
+    "two",
+    "carefully",
+    "again",
+]
 
 
 def completions(n: int, seed: int = 0) -> list[str]:
@@ -41,7 +60,9 @@ def completions(n: int, seed: int = 0) -> list[str]:
         if shape == 0:
             out.append(f"{reasoning}\n{answer}")  # no tags
         elif shape == 1:
-            out.append(f"<think>\n{reasoning}\n</think>\n<think>{reasoning[:50]}</think>\n{answer}")  # repeated
+            out.append(
+                f"<think>\n{reasoning}\n</think>\n<think>{reasoning[:50]}</think>\n{answer}"
+            )  # repeated
         else:
             out.append(f"<think>\n{reasoning}\n</think>\n{answer}")
     return out
@@ -83,7 +104,9 @@ def main() -> None:
     print(f"  service   HTTP round trip, real server {describe(service)}")
     ratio = statistics.median(service) / statistics.median(base)
     print(f"ratio service / in-process reward function: {ratio:.2f}x  (aim: < 1.5x)")
-    print(f"ratio service / verifier core in-process:   {statistics.median(service) / statistics.median(engine):.2f}x")
+    print(
+        f"ratio service / verifier core in-process:   {statistics.median(service) / statistics.median(engine):.2f}x"
+    )
 
 
 if __name__ == "__main__":
