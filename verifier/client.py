@@ -97,12 +97,15 @@ class _Base:
         retries: int = 3,
         backoff: float = 0.5,
         headers: Mapping[str, str] | None = None,
+        api_key: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
         self.headers = {"content-type": "application/json", **(headers or {})}
+        if api_key:
+            self.headers["authorization"] = f"Bearer {api_key}"
 
 
 class VerifierClient(_Base):

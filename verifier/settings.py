@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     )
     log_format: Literal["json", "text"] = Field(default="json", description="log lines as JSON or as text")
 
+    openrlhf_rewards: dict[str, float] = Field(
+        default_factory=lambda: {"math": 1.0},
+        description="rewards (name -> weight) of the OpenRLHF route when its URL names none",
+    )
+    openrlhf_on_unscored: Literal["error", "zero"] = Field(
+        default="error",
+        description="OpenRLHF route: a query no reward could score fails the batch (502), or scores 0.0",
+    )
+
     max_batch_items: int = Field(default=8192, ge=1, description="most items in one /v1/verify request")
     max_request_bytes: int = Field(default=64 * 2**20, ge=1024, description="largest request body accepted")
     max_completion_chars: int = Field(default=4 * 2**20, ge=1, description="longest completion accepted")

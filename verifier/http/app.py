@@ -21,7 +21,8 @@ from verifier.http.auth import KeyChecker, check_exposure, hashed_keys, key_dige
 from verifier.http.errors import install_error_handlers
 from verifier.http.metrics import Metrics
 from verifier.http.middleware import RequestContext
-from verifier.http.routes import health, metrics, rewards, verify
+from verifier.http.routes import health, metrics, openrlhf, rewards, verify
+from verifier.http.routes.openrlhf import OpenRLHFRequest
 from verifier.runtime import running
 from verifier.schemas import VerifyRequest
 from verifier.settings import Settings
@@ -61,7 +62,7 @@ def create_app(
     app.state.metrics = app_metrics
     app.state.key_checker = KeyChecker(key_digest(k.get_secret_value()) for k in settings.api_keys)
     install_error_handlers(app)
-    for module in (verify, rewards, health, metrics):
+    for module in (verify, openrlhf, rewards, health, metrics):
         app.include_router(module.router)
     app.add_middleware(RequestContext, metrics=app_metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -94,13 +95,14 @@ def _drain_on_exit_signals(admission: Admission) -> Callable[[], None]:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema plus the request model of ``/v1/verify``, whose body the route parses itself."""
+    """FastAPI's schema plus the request models of the routes that parse their bodies themselves."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
-        request_schema = VerifyRequest.model_json_schema(ref_template="#/components/schemas/{model}")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.update(request_schema.pop("$defs", {}))
-        components["VerifyRequest"] = request_schema
+        for model in (VerifyRequest, OpenRLHFRequest):
+            request_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(request_schema.pop("$defs", {}))
+            components[model.__name__] = request_schema
         app.openapi_schema = schema
     return app.openapi_schema
 

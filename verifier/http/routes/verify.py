@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
 
-from verifier.errors import InvalidRequestError, LimitExceededError
 from verifier.http.admission import Admission
 from verifier.http.auth import Authenticated
+from verifier.http.body import parse_body, read_body
 from verifier.http.deps import RuntimeDep
 from verifier.schemas import ErrorResponse, VerifyRequest, VerifyResponse
 
@@ -33,27 +32,7 @@ async def verify(request: Request, runtime: RuntimeDep, _: Authenticated) -> Res
     # Admit before reading the body, so a flood is refused without buffering it.
     async with admission.slot():
         # The body is parsed straight from bytes by pydantic (no intermediate dicts): batches are large.
-        body = await _read_body(request, runtime.settings.max_request_bytes)
-        try:
-            parsed = VerifyRequest.model_validate_json(body)
-        except ValidationError as exc:
-            raise InvalidRequestError(
-                [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-            ) from None
+        parsed = parse_body(VerifyRequest, await read_body(request, runtime.settings.max_request_bytes))
         request.app.state.metrics.batch_items.observe(len(parsed.items))
         result = await runtime.scorer.score(parsed)
     return Response(result.model_dump_json(), media_type="application/json")
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise LimitExceededError("request bytes", int(declared), limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise LimitExceededError("request bytes", size, limit)
-        chunks.append(chunk)
-    return b"".join(chunks)

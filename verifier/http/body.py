@@ -1,0 +1,37 @@
+"""Request bodies read with a size limit and parsed straight from bytes by pydantic (batches are large)."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+
+from verifier.errors import InvalidRequestError, LimitExceededError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it (or its declared length) passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise LimitExceededError("request bytes", int(declared), limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise LimitExceededError("request bytes", size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_body(model: type[ModelT], body: bytes) -> ModelT:
+    """Validate JSON bytes into ``model``; a 422 with every field path on failure."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise InvalidRequestError(
+            [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        ) from None

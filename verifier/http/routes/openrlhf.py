@@ -1,0 +1,126 @@
+"""OpenRLHF's remote reward protocol (``--remote_rm_url``), answered by the same scorer as ``/v1/verify``.
+
+OpenRLHF posts ``{"query": [...], "prompts": [...], "labels": [...]}`` where each query is the prompt followed
+by the response, and reads ``rewards`` (for advantages), ``scores`` (0..1, for dynamic filtering) and
+``extra_logs`` (per-sample values it logs). Its client sends no headers of its own, so on a keyed service the
+key may come as the ``key`` query parameter (the service never logs query strings).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from verifier.errors import InvalidRequestError, RequestError
+from verifier.http.admission import Admission
+from verifier.http.auth import KeyChecker
+from verifier.http.body import parse_body, read_body
+from verifier.http.deps import RuntimeDep
+from verifier.schemas import ErrorResponse, Item, VerifyRequest, VerifyResponse, parse_weights
+
+router = APIRouter(prefix="/v1", tags=["interop"])
+
+UNSCORED_LOG = "verifier/unscored"
+
+
+class OpenRLHFRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # OpenRLHF versions add fields; unknown ones are ignored
+
+    query: list[str] = Field(description="prompt + response, as OpenRLHF renders them")
+    prompts: list[str] | None = Field(default=None, description="the prompts, to cut from the queries")
+    labels: list[Any] | None = Field(default=None, description="references (--label_key), one per query")
+
+
+class OpenRLHFResponse(BaseModel):
+    rewards: list[float] = Field(description="the weighted reward per query")
+    scores: list[float] = Field(description="reward / total weight, clamped to [0, 1]")
+    extra_logs: dict[str, list[float]] = Field(description="each reward's score per query, and unscored flags")
+
+
+class UnscoredError(RequestError):
+    status = 502
+    type = "unscored_items"
+
+
+@router.post(
+    "/openrlhf",
+    response_model=OpenRLHFResponse,
+    responses={status: {"model": ErrorResponse} for status in (400, 401, 413, 422, 429, 502, 503)},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenRLHFRequest"}}},
+        }
+    },
+)
+async def openrlhf(
+    request: Request,
+    runtime: RuntimeDep,
+    rewards: Annotated[
+        str | None, Query(description="name[:weight],... (default: the openrlhf_rewards setting)")
+    ] = None,
+    on_unscored: Annotated[Literal["error", "zero"] | None, Query()] = None,
+    key: Annotated[str | None, Query(description="API key, for clients that cannot send headers")] = None,
+) -> OpenRLHFResponse:
+    """Score a batch in OpenRLHF's remote reward protocol."""
+    _authenticate(request, key)
+    weights = _weights(rewards) if rewards is not None else runtime.settings.openrlhf_rewards
+    policy = on_unscored or runtime.settings.openrlhf_on_unscored
+    admission: Admission = request.app.state.admission
+    async with admission.slot():
+        body = parse_body(OpenRLHFRequest, await read_body(request, runtime.settings.max_request_bytes))
+        result = await runtime.scorer.score(VerifyRequest(items=_items(body), rewards=weights))
+    return _answer(result, weights, policy)
+
+
+def _authenticate(request: Request, key: str | None) -> None:
+    checker: KeyChecker = request.app.state.key_checker
+    if key is not None and not request.headers.get("authorization"):
+        checker.check_token(key)
+    else:
+        checker(request)
+
+
+def _weights(raw: str) -> dict[str, float]:
+    try:
+        return parse_weights(raw)
+    except ValueError as exc:
+        raise InvalidRequestError([{"loc": ["query", "rewards"], "msg": str(exc)}]) from None
+
+
+def _items(body: OpenRLHFRequest) -> list[Item]:
+    for field, values in (("prompts", body.prompts), ("labels", body.labels)):
+        if values is not None and len(values) != len(body.query):
+            raise InvalidRequestError(
+                [{"loc": ["body", field], "msg": f"{len(values)} {field} for {len(body.query)} queries"}]
+            )
+    items = []
+    for i, query in enumerate(body.query):
+        prompt = body.prompts[i] if body.prompts is not None else None
+        # The response is what follows the prompt; a query that does not start with it is scored whole.
+        completion = query[len(prompt) :] if prompt and query.startswith(prompt) else query
+        reference = body.labels[i] if body.labels is not None else None
+        items.append(Item(id=i, prompt=prompt, completion=completion, reference=reference))
+    return items
+
+
+def _answer(result: VerifyResponse, weights: dict[str, float], policy: str) -> OpenRLHFResponse:
+    unscored = [r for r in result.results if r.reward is None]
+    if unscored and policy == "error":
+        # OpenRLHF cannot take a null; a 0.0 would be learnt from. Fail loudly (its client retries, then stops).
+        raise UnscoredError(
+            f"{len(unscored)} of {len(result.results)} queries could not be scored; "
+            "pass on_unscored=zero to score them 0.0 instead",
+            {"unscored": [{"index": r.id, "errors": r.errors} for r in unscored[:20]]},
+        )
+    total = sum(w for w in weights.values() if w > 0) or 1.0
+    rewards = [r.reward if r.reward is not None else 0.0 for r in result.results]
+    logs: dict[str, list[float]] = {
+        name: [r.scores.get(name) or 0.0 for r in result.results] for name in weights
+    }
+    logs[UNSCORED_LOG] = [1.0 if r.reward is None else 0.0 for r in result.results]
+    return OpenRLHFResponse(
+        rewards=rewards, scores=[min(1.0, max(0.0, r / total)) for r in rewards], extra_logs=logs
+    )
