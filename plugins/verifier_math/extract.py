@@ -68,6 +68,8 @@ def extract_answer(region: str, methods: Sequence[str]) -> Extraction | None:
 # boxed
 
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*")
+MAX_JOINER_CHARS = 40
+"""Boxes further apart than this are separate answers (and the joiner pattern only ever sees short text)."""
 _BOX_JOINER = re.compile(
     r"^[\s$,.;]*(?:,|\band\b|\bor\b|\\text\{\s*(?:and|or|,)\s*\}|\\quad|\\qquad)?[\s$,;]*$"
 )
@@ -81,7 +83,7 @@ def find_boxed(text: str) -> str | None:
     # Walk back over boxes joined to the last one by "and", "or" or commas: one multi-part answer.
     for previous, current in zip(reversed(boxes[:-1]), reversed(boxes[1:]), strict=True):
         between = text[previous[2] : current[0]]
-        if not _BOX_JOINER.match(between):
+        if len(between) > MAX_JOINER_CHARS or not _BOX_JOINER.match(between):
             break
         parts.append(previous)
     return ", ".join(content for _, content, _ in reversed(parts))
@@ -174,6 +176,8 @@ def find_gsm8k(text: str) -> str | None:
 
 _BOLD = re.compile(r"\*\*([^*\n]{1,300}?)\*\*")
 _MATHY = re.compile(r"[\d\\=]")
+_BOLD_LABEL = re.compile(r"(?i)(?:(?:final\s+)?answer\s*[:=]|[a-z][a-z ]{2,30}:)\s*(.+)")
+_HEADING = re.compile(r"(?i)(?!(?:sqrt|sin|cos|tan|cot|sec|csc|log|ln|exp|pi|arc[a-z]+)\b)[a-z]{3,}\b")
 
 
 def find_bold(text: str) -> str | None:
@@ -184,9 +188,11 @@ def find_bold(text: str) -> str | None:
             if after and _MATHY.search(after):
                 return after
             continue
-        labelled = re.match(r"(?i)(?:final\s+)?answer\s*[:=]\s*(.+)", content)
+        labelled = _BOLD_LABEL.match(content)
         if labelled:
             content = labelled.group(1)
+        elif _HEADING.match(content):  # **Step 1**, **Case 2**: a heading, not an answer
+            continue
         if _MATHY.search(content):
             delimited = _DELIMITED.match(content)
             return next(g for g in delimited.groups() if g is not None) if delimited else content.rstrip(".")

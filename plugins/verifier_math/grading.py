@@ -18,7 +18,7 @@ import math_verify
 import math_verify.grader
 import math_verify.parser
 from math_verify import ExprExtractionConfig, LatexExtractionConfig
-from sympy import Basic, Expr, FiniteSet, Interval, MatrixBase, Tuple
+from sympy import Basic, Expr, FiniteSet, Interval, MatrixBase, Mul, Rational, Tuple, UnevaluatedExpr
 from sympy.core.relational import Relational
 
 from verifier_math.extract import extract_answer, find_boxed
@@ -142,6 +142,8 @@ def compare(gold: Parsed, pred: Parsed, job: Job) -> tuple[bool, str | None]:
         "allow_set_relation_comp": job.set_relation,
     }
     correct = bool(math_verify.verify(gold, pred, timeout_seconds=None, **kwargs))
+    if not correct:
+        correct = _equal_without_percent(gold[0], pred[0], kwargs)
     gold_parts, pred_parts = parts(gold[0]), parts(pred[0])
     if job.strict_multipart:
         if (
@@ -199,6 +201,24 @@ def _perfect_matching(gold: Sequence[Any], pred: Sequence[Any], kwargs: dict[str
     return all(assign(g, set()) for g in range(len(gold)))
 
 
+_PERCENT = UnevaluatedExpr(Rational(1, 100))
+
+
+def _percent_number(expr: Any) -> Any | None:
+    """``X`` for latex2sympy's ``X%`` (``X * UnevaluatedExpr(1/100)``), else ``None``."""
+    if isinstance(expr, Mul) and len(expr.args) == 2 and expr.args[1] == _PERCENT:
+        return expr.args[0]
+    return None
+
+
+def _equal_without_percent(gold: Any, pred: Any, kwargs: dict[str, Any]) -> bool:
+    """``12.5%`` equals ``12.5`` as ``50%`` equals ``50``: math-verify drops the percent sign only for integers."""
+    gold_number, pred_number = _percent_number(gold), _percent_number(pred)
+    if gold_number is None and pred_number is None:
+        return False
+    return _equal(gold if gold_number is None else gold_number, pred if pred_number is None else pred_number, kwargs)
+
+
 def _equal(gold: Any, pred: Any, kwargs: dict[str, Any]) -> bool:
     return bool(math_verify.verify([gold], [pred], timeout_seconds=None, **kwargs))
 
@@ -254,7 +274,11 @@ _FUNCTION_WORDS = frozenset(
 )
 # Unit words after a number: spaced ("10 cm", "10 cm^2") or long enough not to be variables ("10weeks");
 # "10xy" stays a product.
-_TRAILING_WORDS = re.compile(r"^(.*?[\d}])(?:\s+|(?=[A-Za-z]{3}))((?:[A-Za-z]{2,}(?:\^\d)?\.?\s*)+)$")
+# Words are separated by mandatory whitespace so that a run of letters splits only one way (the earlier
+# ``(?:[A-Za-z]{2,}\s*)+`` backtracked exponentially on "1 aaaa...a!").
+_TRAILING_WORDS = re.compile(
+    r"^(.*?[\d}])(?:\s+|(?=[A-Za-z]{3}))([A-Za-z]{2,}(?:\^\d)?\.?(?:\s+[A-Za-z]{2,}(?:\^\d)?\.?)*)\s*$"
+)
 
 
 def normalise(text: str) -> str:
