@@ -6,6 +6,8 @@ import argparse
 import logging
 from collections.abc import Sequence
 
+from sandbox.types import Backend
+
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="sandbox", description="Sandboxed code execution.")
@@ -13,19 +15,39 @@ def main(argv: Sequence[str] | None = None) -> None:
     serve = commands.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8090)
-    serve.add_argument("--backend", choices=["process"], default="process")
-    serve.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto")
-    serve.add_argument("--python", default=None, help="interpreter for Python programs (a real binary)")
-    serve.add_argument("--max-concurrency", type=int, default=None)
+    serve.add_argument("--backend", choices=["process", "docker"], default="process")
+    serve.add_argument("--max-concurrency", type=int, default=None, help="programs running at once")
+    process = serve.add_argument_group("process backend")
+    process.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto")
+    process.add_argument("--python", default=None, help="interpreter for Python programs (a real binary)")
+    docker = serve.add_argument_group("docker backend")
+    docker.add_argument("--image", default=None, help="sandbox image (default r1-verifier/sandbox:latest)")
+    docker.add_argument("--docker-url", default=None, help="engine URL (default: DOCKER_HOST or the socket)")
+    docker.add_argument("--warm-containers", type=int, default=None, help="idle containers kept ready")
+    docker.add_argument(
+        "--max-runs-per-container", type=int, default=None, help="runs before a container is replaced"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
 
     import uvicorn
 
-    from sandbox.process import ProcessBackend, ProcessOptions
     from sandbox.service import create_app
 
-    def make_backend() -> ProcessBackend:
+    def make_backend() -> Backend:
+        if args.backend == "docker":
+            from sandbox.docker_backend import DockerBackend, DockerOptions
+
+            chosen = {
+                "image": args.image,
+                "base_url": args.docker_url,
+                "warm_containers": args.warm_containers,
+                "max_containers": args.max_concurrency,
+                "max_runs_per_container": args.max_runs_per_container,
+            }
+            return DockerBackend(DockerOptions.model_validate({k: v for k, v in chosen.items() if v is not None}))
+        from sandbox.process import ProcessBackend, ProcessOptions
+
         options = ProcessOptions(isolation=args.isolation, python=args.python)
         if args.max_concurrency:
             options = ProcessOptions(

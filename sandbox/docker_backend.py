@@ -64,7 +64,9 @@ class DockerBackend:
         toolchain = {tool for language in LANGUAGES for tool in language.toolchain}
         self._pool = ContainerPool(self.options, toolchain, client_factory)
         self._slots: asyncio.Semaphore | None = None
+        self._start_lock: asyncio.Lock | None = None
         self._start_error: str | None = None
+        self._started = False
         self._closed = False
 
     @property
@@ -72,13 +74,23 @@ class DockerBackend:
         return self._pool
 
     async def start(self) -> None:
-        self._slots = asyncio.Semaphore(self.options.max_containers)
-        try:
-            await asyncio.to_thread(self._pool.start)
-        except SandboxUnavailable as exc:
-            self._start_error = str(exc)
-            raise
-        self._start_error = None
+        """Connect and warm the pool. Idempotent: once started it returns at once; after a failure (engine
+        down, image missing) the next call tries again, so a health check that calls it recovers."""
+        if self._closed:
+            raise SandboxUnavailable("the docker backend is closed")
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if self._started:
+                return
+            try:
+                await asyncio.to_thread(self._pool.start)
+            except SandboxUnavailable as exc:
+                self._start_error = str(exc)
+                raise
+            self._slots = asyncio.Semaphore(self.options.max_containers)
+            self._start_error = None
+            self._started = True
 
     async def aclose(self) -> None:
         self._closed = True
@@ -118,10 +130,12 @@ class DockerBackend:
     @asynccontextmanager
     async def prepare(self, program: Program) -> AsyncIterator[Prepared]:
         language = get_language(program.language)
+        if self._slots is None or self._closed:
+            # Before the language check: an engine that is down must not read as "unsupported language".
+            why = self._start_error or ("closed" if self._closed else "not started")
+            raise SandboxUnavailable(f"the docker backend cannot run programs: {why}")
         if language.name not in self.languages():
             raise UnsupportedLanguage(language.name, f"no toolchain for it in the image {self.options.image}")
-        if self._slots is None:
-            raise SandboxUnavailable("the docker backend is not started")
         async with self._slots:
             container = await asyncio.to_thread(self._pool.acquire)
             prepared = DockerPrepared(self._pool, container, language)

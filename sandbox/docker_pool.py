@@ -182,7 +182,11 @@ class ContainerPool:
             raise SandboxUnavailable(f"docker engine unreachable: {exc}") from exc
         self.remove_strays()
         # One container synchronously: proves the whole path and learns which toolchains the image has.
-        first = self._create()
+        try:
+            first = self._create()
+        except BaseException:
+            self._drop_client()  # a later start() retries with a fresh client
+            raise
         self.toolchain_paths = dict(first.toolchain)
         with self._lock:
             self._idle.append(first)
@@ -392,6 +396,8 @@ class ContainerPool:
             try:
                 container = self._create()
             except Exception as exc:
+                if self._closed:  # closed while creating: nothing to warm any more
+                    return
                 log.warning("sandbox pool cannot warm a container: %s", exc)
                 time.sleep(1.0)  # the engine may be restarting; the next lease or release tries again
                 return
@@ -424,7 +430,7 @@ class ContainerPool:
         wanted = [LABEL] + [f"{key}={value}" for key, value in labels.items()]
         try:
             assert self._client is not None
-            return list(self._client.containers.list(all=True, filters={"label": wanted}))
+            return list(self._client.containers.list(all=True, filters={"label": wanted}, ignore_removed=True))
         except _DOCKER_ERRORS as exc:
             log.warning("cannot list sandbox containers: %s", exc)
             return []

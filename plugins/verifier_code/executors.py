@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox.client import SandboxClient
+from sandbox.docker_backend import DockerBackend, DockerOptions
 from sandbox.process import ProcessBackend, ProcessOptions
 from sandbox.types import Backend, BackendHealth, ExecRequest, ExecResponse, execute
 
@@ -16,8 +17,10 @@ class CodeOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["process", "remote"] = Field(
-        "process", description="process: run programs in this host (bubblewrap); remote: send them to `urls`."
+    backend: Literal["process", "docker", "remote"] = Field(
+        "process",
+        description="process: run programs in this host (bubblewrap); docker: in warm, locked-down containers "
+        "of a local Docker engine (options under `docker`); remote: send them to `urls`.",
     )
     urls: list[str] = Field(
         default_factory=list, description="Base URLs of `sandbox serve` instances (remote)."
@@ -26,10 +29,17 @@ class CodeOptions(BaseModel):
         "auto", description="process backend: auto falls back to rlimits only (reported as degraded)."
     )
     python: str | None = Field(
-        None, description="Interpreter for Python programs (a real binary, not a shim)."
+        None, description="process backend: interpreter for Python programs (a real binary, not a shim)."
     )
     max_concurrency: int | None = Field(
-        None, gt=0, description="Programs running at once (default: CPU count)."
+        None,
+        gt=0,
+        description="Programs running at once (process: default CPU count; docker: overrides "
+        "docker.max_containers).",
+    )
+    docker: DockerOptions = Field(
+        default_factory=DockerOptions,
+        description="docker backend: image, engine URL, pool sizes, per-container CPU/pids/tmpfs sizes.",
     )
     request_timeout_s: float = Field(
         600.0, gt=0, description="remote: timeout of one request (all its runs)."
@@ -46,6 +56,8 @@ class LocalExecutor:
         return await execute(self.backend, request)
 
     async def health(self) -> BackendHealth:
+        # start() is idempotent for every backend and retries after a failure, so a backend whose
+        # infrastructure was missing at startup (no engine, no image) recovers at the next health check.
         await self.backend.start()
         return await self.backend.health()
 
@@ -53,14 +65,29 @@ class LocalExecutor:
         await self.backend.aclose()
 
 
-def make_executor(options: CodeOptions) -> LocalExecutor | SandboxClient:
-    if options.backend == "remote":
-        if not options.urls:
-            raise ValueError("backend 'remote' needs at least one URL in `urls`")
-        return SandboxClient(options.urls, timeout_s=options.request_timeout_s)
+def make_backend(options: CodeOptions) -> Backend:
+    """The in-process backend the options name (``process`` or ``docker``); nothing starts here."""
+    if options.backend == "docker":
+        docker_options = options.docker
+        if options.max_concurrency is not None:
+            docker_options = docker_options.model_copy(
+                update={
+                    "max_containers": options.max_concurrency,
+                    "warm_containers": min(docker_options.warm_containers, options.max_concurrency),
+                }
+            )
+        return DockerBackend(docker_options)
     process_options = ProcessOptions(isolation=options.isolation, python=options.python)
     if options.max_concurrency is not None:
         process_options = ProcessOptions(
             isolation=options.isolation, python=options.python, max_concurrency=options.max_concurrency
         )
-    return LocalExecutor(ProcessBackend(process_options))
+    return ProcessBackend(process_options)
+
+
+def make_executor(options: CodeOptions) -> LocalExecutor | SandboxClient:
+    if options.backend == "remote":
+        if not options.urls:
+            raise ValueError("backend 'remote' needs at least one URL in `urls`")
+        return SandboxClient(options.urls, timeout_s=options.request_timeout_s)
+    return LocalExecutor(make_backend(options))

@@ -69,7 +69,7 @@ def containers_of(owner: str | None = None) -> list[Any]:
     client = docker.from_env(timeout=30)
     try:
         wanted = [LABEL] + ([f"{OWNER_LABEL}={owner}"] if owner else [])
-        return list(client.containers.list(all=True, filters={"label": wanted}))
+        return list(client.containers.list(all=True, filters={"label": wanted}, ignore_removed=True))
     finally:
         client.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Iterator
 
 import docker
@@ -103,8 +104,9 @@ def test_cpu_time_limit_stops_a_busy_loop(box: LoopBackend) -> None:
     limits = Limits(wall_time_s=20.0, cpu_time_s=1.0)
     [result] = box.execute(Program(language="python", source="while True: pass"), RunSpec(limits=limits)).runs
     assert result.status is ExecStatus.TIMEOUT
-    assert result.cpu_time_s is not None and result.cpu_time_s >= 0.95
-    assert "CPU" in result.message
+    # RLIMIT_CPU's SIGXCPU, not the wall clock; rusage may read under the limit when it fires (0.81-0.93 s seen).
+    assert result.signal == signal.SIGXCPU and "CPU" in result.message
+    assert result.cpu_time_s is not None and result.cpu_time_s > 0.5
 
 
 def test_memory_limit_is_an_oom_kill_in_the_container_cgroup(box: LoopBackend) -> None:
