@@ -8,8 +8,10 @@ import logging
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import REGISTRY, Counter
 
 from tests.conftest import app_client
 from tests.verifier import plugins_for_tests
@@ -116,6 +118,24 @@ async def test_metrics_count_requests_and_reward_outcomes() -> None:
     assert "verifier_batches_active 0.0" in text and "verifier_batches_waiting 0.0" in text
 
 
+async def test_metrics_show_limits_reward_health_process_and_plugin_metrics() -> None:
+    # A plugin publishes its own metrics on prometheus_client's default registry; /metrics serves them too.
+    plugin_counter = Counter("verifier_testplugin_sandbox_runs", "runs by status", ["status"])
+    try:
+        plugin_counter.labels("ok").inc(3)
+        async with app_client(_app(max_concurrent_batches=3, max_queued_batches=5)) as client:
+            text = (await client.get("/metrics")).text
+    finally:
+        REGISTRY.unregister(plugin_counter)
+    assert 'verifier_batches_limit{kind="active"} 3.0' in text
+    assert 'verifier_batches_limit{kind="queued"} 5.0' in text
+    assert "verifier_draining 0.0" in text
+    assert 'verifier_reward_health{reward="lifecycle",state="ok"} 1.0' in text
+    assert 'verifier_reward_health{reward="lifecycle",state="down"} 0.0' in text
+    assert 'verifier_testplugin_sandbox_runs_total{status="ok"} 3.0' in text
+    assert "process_resident_memory_bytes" in text
+
+
 async def test_request_id_is_echoed_or_made_up() -> None:
     async with app_client(_app()) as client:
         given = await client.get("/healthz", headers={"x-request-id": "trainer-42.step-7"})
@@ -144,3 +164,45 @@ def test_json_log_lines_include_the_current_request_id() -> None:
     finally:
         request_id.reset(token)
     assert line["message"] == "hello world" and line["request_id"] == "abc123" and line["level"] == "warning"
+
+
+ENV_SCANNER = """
+import glob, os
+needle = input().strip()
+sources = [repr(dict(os.environ))]
+for path in glob.glob("/proc/*/environ"):
+    try:
+        sources.append(open(path, "rb").read().decode("latin-1"))
+    except OSError:
+        pass
+print("FOUND" if any(needle in s for s in sources) else "CLEAN", "/proc/1/environ" in glob.glob("/proc/*/environ"))
+"""
+
+
+@pytest.mark.slow
+def test_sandboxed_code_sees_no_service_environment() -> None:
+    """A program run by the ``code`` reward (default isolation) finds neither the API key nor any other service
+    variable in its own environment or in any /proc/*/environ it can read, including /proc/1/environ."""
+    from tests.verifier.test_faults import _verifier
+
+    secret, marker = "key-" + "9f3a" * 8, "service-only-" + "c0de" * 4
+    url, server = _verifier(
+        {"VERIFIER_API_KEYS": json.dumps([secret]), "VERIFIER_PLUGINS_ALLOW": '["code"]', "R1_MARKER": marker}
+    )
+    # The last needle is in the sandbox's own environment: it shows the scan does find what is there.
+    needles = {secret: "CLEAN", marker: "CLEAN", "R1_MARKER": "CLEAN", "PATH=": "FOUND"}
+    items = [
+        {"id": n, "completion": ENV_SCANNER, "reference": {"tests": [{"input": n + "\n", "output": f"{v} True\n"}]}}
+        for n, v in needles.items()
+    ]
+    with server():
+        response = httpx.post(
+            f"{url}/v1/verify",
+            json={"rewards": ["code"], "items": items},
+            headers={"authorization": f"Bearer {secret}"},
+            timeout=120,
+        )
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["id"] for r in results] == list(needles)
+    assert [r["scores"]["code"] for r in results] == [1.0] * len(needles), [r["details"] for r in results]

@@ -8,15 +8,49 @@ replicas, the usual shape on Kubernetes.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from verifier.http.admission import Admission
+from verifier.schemas import HealthResponse
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 
 
+HEALTH_STATES = ("ok", "degraded", "down")
+
+
+class _RewardHealth(Collector):
+    """Each reward's ``/readyz`` status at scrape time, as a 0/1 gauge per state (alert on ``down``)."""
+
+    def __init__(self, report: Callable[[], HealthResponse | None]) -> None:
+        self.report = report
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield self._family()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = self._family()
+        report = self.report()
+        for name, entry in (report.rewards if report is not None else {}).items():
+            for state in HEALTH_STATES:
+                family.add_metric([name, state], float(entry.get("status") == state))
+        yield family
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "verifier_reward_health", "1 for the state each reward's resources report now", labels=["reward", "state"]
+        )
+
+
 class Metrics:
-    def __init__(self, admission: Admission) -> None:
+    def __init__(
+        self, admission: Admission, health: Callable[[], HealthResponse | None] = lambda: None
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -63,6 +97,14 @@ class Metrics:
         Gauge("verifier_batches_waiting", "batches queued for a slot", registry=r).set_function(
             lambda: admission.waiting
         )
+        limits = Gauge("verifier_batches_limit", "admission limits: batches scored at once, queued", ["kind"],
+                       registry=r)  # fmt: skip
+        limits.labels("active").set(admission.max_active)
+        limits.labels("queued").set(admission.max_total - admission.max_active)
+        Gauge("verifier_draining", "1 once a shutdown signal arrived (new batches get 503)", registry=r).set_function(
+            lambda: float(admission.draining)
+        )
+        r.register(_RewardHealth(health))
 
     def reward_done(
         self, reward: str, items: int, seconds: float, nulls: int, errors: int, timed_out: bool

@@ -1,0 +1,295 @@
+"""Faults on a real ``verifier serve`` on 127.0.0.1: each costs only the affected items, and the service recovers.
+
+The servers run as their own processes (as an operator runs them), so the tests can kill what a crash
+would kill: a math worker process, the sandbox service. Every batch is checked for exactly one result per
+item, ids echoed in request order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.verifier import plugins_for_tests
+from tests.verifier.test_server import _free_port
+from verifier.client import AsyncVerifierClient
+from verifier.http import create_app
+from verifier.registry import create_plugin_manager
+from verifier.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTUP_S = 120.0
+
+
+def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _answers(url: str, path: str) -> bool:
+    try:
+        httpx.get(url + path, timeout=2)
+    except httpx.TransportError:
+        return False
+    return True
+
+
+@contextmanager
+def _process(argv: list[str], env: dict[str, str], url: str, probe: str) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server process until ``probe`` answers; on exit, kill it and everything it started."""
+    process = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+
+    def started() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"{argv[2:4]} exited with {process.returncode} (its stderr is above)")
+        return _answers(url, probe)
+
+    try:
+        _wait_until(started, f"{argv[2:4]} to start", STARTUP_S)
+        yield process
+    finally:
+        _kill_tree(process.pid)
+        process.wait(timeout=30)
+
+
+def _verifier(env: dict[str, str]) -> tuple[str, Callable[[], Any]]:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "verifier", "serve", "--port", str(port), "--log-level", "warning"]
+    return url, lambda: _process(argv, env, url, "/healthz")
+
+
+def _sandbox(port: int) -> Any:
+    argv = [sys.executable, "-m", "sandbox.cli", "serve", "--port", str(port)]
+    return _process(argv, {}, f"http://127.0.0.1:{port}", "/v1/health")
+
+
+def _process_tree() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry))
+    return children
+
+
+def _descendants(pid: int) -> list[int]:
+    tree = _process_tree()
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL a process and every descendant (as a crash or an OOM kill of the whole container would)."""
+    for victim in [pid, *_descendants(pid)]:
+        with suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGKILL)
+
+
+def _math_workers(server_pid: int) -> list[int]:
+    """The pool's grading processes: children of the plugin's multiprocessing forkserver."""
+    servers = [p for p in _descendants(server_pid) if "multiprocessing.forkserver" in _cmdline(p)]
+    tree = _process_tree()
+    return [child for fs in servers for child in tree.get(fs, [])]
+
+
+def _ready(url: str) -> tuple[int, dict[str, Any]]:
+    response = httpx.get(f"{url}/readyz", timeout=10)
+    return response.status_code, response.json()
+
+
+def _check_one_result_per_item(body: dict[str, Any], ids: list[Any]) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = body["results"]
+    assert [r["id"] for r in results] == ids
+    return results
+
+
+@pytest.mark.slow
+def test_killing_a_math_worker_mid_batch_costs_no_item_and_the_pool_recovers() -> None:
+    url, server = _verifier(
+        {"VERIFIER_PLUGINS_ALLOW": '["math"]', "VERIFIER_PLUGIN_OPTIONS": '{"math": {"workers": 2}}'}
+    )
+    with server() as process:
+        _wait_until(lambda: len(_math_workers(process.pid)) == 2, "two math workers")
+        before = set(_math_workers(process.pid))
+        # Distinct gold answers (no gold-cache hits) keep both workers busy for a while.
+        items = [
+            {
+                "id": f"q{i}",
+                "completion": f"so the answer is \\boxed{{\\frac{{{i}}}{{{i + 1 if i % 3 else i + 2}}}}}",
+                "reference": f"\\frac{{{i}}}{{{i + 1}}}",
+            }
+            for i in range(1, 1201)
+        ]
+        expected = [0.0 if i % 3 == 0 else 1.0 for i in range(1, 1201)]
+        outcome: dict[str, httpx.Response] = {}
+
+        def batch() -> None:
+            body = {"rewards": ["math"], "items": items}
+            outcome["batch"] = httpx.post(f"{url}/v1/verify", json=body, timeout=300)
+
+        thread = threading.Thread(target=batch)
+        thread.start()
+        try:
+            _wait_until(lambda: "2 busy" in _ready(url)[1]["rewards"]["math"]["message"], "both workers busy")
+            victim = min(before)
+            os.kill(victim, signal.SIGKILL)
+            killed_mid_batch = thread.is_alive()
+        finally:
+            thread.join(timeout=300)
+        assert killed_mid_batch
+        response = outcome["batch"]
+        assert response.status_code == 200
+        results = _check_one_result_per_item(response.json(), [item["id"] for item in items])
+        # The item on the killed worker is retried on another one: every verdict is still the right one.
+        assert [r["scores"]["math"] for r in results] == expected
+        assert all(r["errors"] == {} for r in results)
+
+        _wait_until(lambda: len(_math_workers(process.pid)) == 2, "a replacement worker")
+        after = set(_math_workers(process.pid))
+        assert victim not in after and len(after - before) >= 1
+        status, report = _ready(url)
+        assert status == 200 and report["rewards"]["math"]["status"] == "ok"
+        message = report["rewards"]["math"]["message"]
+        assert message.startswith("2/2 workers") and "0 replaced" not in message
+        again = httpx.post(f"{url}/v1/verify", json={"rewards": ["math"], "items": items[:6]}, timeout=60)
+        assert [r["scores"]["math"] for r in again.json()["results"]] == expected[:6]
+
+
+SLEEPER = "import time\nprint(input())\ntime.sleep(30)\n"
+
+
+@pytest.mark.slow
+def test_stopping_the_remote_sandbox_mid_run_costs_only_code_items_and_recovers_after_restart() -> None:
+    sandbox_port = _free_port()
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    options = {"code": {"backend": "remote", "urls": [sandbox_url], "request_timeout_s": 120}}
+    url, server = _verifier(
+        {"VERIFIER_PLUGINS_ALLOW": '["code", "format"]', "VERIFIER_PLUGIN_OPTIONS": json.dumps(options)}
+    )
+    echo_program = "print(int(input()) * 2)"
+    good = {"tests": [{"input": "21\n", "output": "42\n"}]}
+
+    def mixed_batch(program: str, time_limit: float = 5.0) -> dict[str, Any]:
+        items = []
+        for i in range(6):
+            items.append({"id": i, "completion": program, "reference": good, "rewards": ["code"]})
+            items.append({"id": f"f{i}", "completion": "<think>a</think>b", "rewards": ["format"]})
+        body = {"items": items, "params": {"code": {"time_limit_s": time_limit}}}
+        response = httpx.post(f"{url}/v1/verify", json=body, timeout=120)
+        assert response.status_code == 200
+        results = _check_one_result_per_item(response.json(), [item["id"] for item in items])
+        assert all(r["scores"] == {"format": 1.0} for r in results[1::2])  # the other reward is untouched
+        return {"code": results[0::2]}
+
+    with _sandbox(sandbox_port) as sandbox, server():
+        assert _ready(url)[0] == 200
+        assert [r["scores"]["code"] for r in mixed_batch(echo_program)["code"]] == [1.0] * 6
+
+        outcome: dict[str, dict[str, Any]] = {}
+        thread = threading.Thread(target=lambda: outcome.update(mixed_batch(SLEEPER, time_limit=60)))
+        thread.start()
+        try:
+            # The programs are running once the sandbox server has forked them.
+            _wait_until(lambda: len(_descendants(sandbox.pid)) > 2, "the sandbox to start the programs")
+            _kill_tree(sandbox.pid)
+        finally:
+            thread.join(timeout=120)
+        for result in outcome["code"]:
+            assert result["scores"]["code"] is None and result["reward"] is None
+            assert "sandbox" in result["errors"]["code"]
+
+        status, report = _ready(url)
+        assert status == 503 and report["rewards"]["code"]["status"] == "down"
+        while_down = mixed_batch(echo_program)["code"]
+        assert all(r["scores"]["code"] is None and "sandbox" in r["errors"]["code"] for r in while_down)
+
+        with _sandbox(sandbox_port):
+            # The code reward re-checks its sandbox in the background; readiness comes back by itself.
+            _wait_until(lambda: _ready(url)[0] == 200, "/readyz to recover", timeout=90)
+            assert _ready(url)[1]["rewards"]["code"]["status"] == "ok"
+            assert [r["scores"]["code"] for r in mixed_batch(echo_program)["code"]] == [1.0] * 6
+
+
+def _queue_app() -> FastAPI:
+    pm = create_plugin_manager(allow=["format"], plugins={"tests": plugins_for_tests})
+    return create_app(Settings(max_concurrent_batches=1, max_queued_batches=1), plugin_manager=pm)
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_a_full_queue_refuses_with_429_and_retrying_clients_lose_and_duplicate_nothing(
+    live_server: Callable[[FastAPI], str],
+) -> None:
+    url = live_server(_queue_app())
+    batches = [[{"id": f"b{b}-{i}", "completion": "x"} for i in range(5)] for b in range(6)]
+
+    statuses: list[int] = []
+    async with httpx.AsyncClient(base_url=url, timeout=60) as raw:
+
+        async def once(items: list[dict[str, Any]]) -> None:
+            response = await raw.post("/v1/verify", json={"rewards": ["slow"], "items": items})
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                assert int(response.headers["retry-after"]) >= 1
+                assert response.json()["error"]["details"]["limit"] == "queued batches"
+            else:
+                _check_one_result_per_item(response.json(), [item["id"] for item in items])
+
+        async with anyio.create_task_group() as tg:
+            for items in batches:
+                tg.start_soon(once, items)
+    assert statuses.count(200) == 2 and statuses.count(429) == 4  # one scoring, one queued, the rest refused
+
+    # The client honours Retry-After and retries; every batch gets through, each item exactly once.
+    seen: dict[str, list[Any]] = {}
+    async with AsyncVerifierClient(url, retries=20, backoff=0.2) as client:
+
+        async def retried(items: list[dict[str, Any]]) -> None:
+            response = await client.verify(items, rewards=["slow"])
+            seen[items[0]["id"]] = [(r.id, r.scores["slow"]) for r in response.results]
+
+        async with anyio.create_task_group() as tg:
+            for items in batches:
+                tg.start_soon(retried, items)
+    assert len(seen) == len(batches)
+    for items in batches:
+        assert seen[items[0]["id"]] == [(item["id"], 1.0) for item in items]
+    async with httpx.AsyncClient(base_url=url) as raw:
+        metrics = (await raw.get("/metrics")).text
+    assert 'verifier_http_requests_total{method="POST",route="/v1/verify",status="429"}' in metrics
+    assert "verifier_batches_active 0.0" in metrics and "verifier_batches_waiting 0.0" in metrics
