@@ -1,0 +1,65 @@
+"""Plugin options (``plugin_options.judge`` in the host settings) and per-request parameters."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from verifier_judge.templates import TemplateSpec
+
+
+class EndpointOptions(BaseModel):
+    """One OpenAI-compatible server (a ``vllm serve`` replica, ...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(..., description="Base URL, e.g. http://judge:8000 (the client appends /v1/...).")
+    api_key: SecretStr | None = Field(None, description="Bearer token for this endpoint (default: api_key).")
+    max_concurrency: int = Field(16, gt=0, description="Requests in flight to this endpoint at once.")
+    requests_per_second: float | None = Field(
+        None, gt=0, description="Rate limit of this endpoint (token bucket; null: none)."
+    )
+
+
+class JudgeOptions(BaseModel):
+    """How the ``judge`` reward reaches its model. All of it is configuration, none of it is code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    endpoints: list[EndpointOptions] = Field(
+        default_factory=list, description="Judge servers, tried in turn (round robin, failover)."
+    )
+    model: str = Field("judge", description="Model name sent in each request (as the servers list it).")
+    api_key: SecretStr | None = Field(None, description="Bearer token for every endpoint without its own.")
+    templates: dict[str, TemplateSpec] = Field(
+        default_factory=dict, description="Rubric templates, added to or replacing the built-in ones."
+    )
+    default_template: str = Field("helpfulness", description="Template used when a request names none.")
+    response_format: Literal["json_schema", "json_object", "none"] = Field(
+        "json_schema",
+        description="Ask for structured output; an endpoint that refuses it is asked again without, "
+        "and the reply parsed with the text fallback.",
+    )
+    temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature of the judge.")
+    max_tokens: int = Field(256, gt=0, description="Longest judgment, in tokens.")
+    timeout_s: float = Field(60.0, gt=0, description="Timeout of one request to one endpoint.")
+    retries: int = Field(3, ge=0, description="Further attempts per endpoint on 429, 5xx and connection errors.")
+    backoff_s: float = Field(0.5, ge=0, description="First backoff; doubles per attempt (Retry-After wins).")
+    max_backoff_s: float = Field(30.0, ge=0, description="Longest single wait between attempts.")
+    cache_size: int = Field(100_000, ge=0, description="Judgments kept in memory (LRU; 0: no cache).")
+    health_interval_s: float = Field(30.0, gt=0, description="How often /readyz re-probes the endpoints.")
+
+
+class JudgeParams(BaseModel):
+    """Per-request parameters of the ``judge`` reward."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template: str | None = Field(None, description="Rubric template name (default: the configured one).")
+    judge_reasoning: bool = Field(
+        False, description="Judge the whole completion, chain of thought included (default: the final answer)."
+    )
+    reasoning_end_tag: str = Field(
+        "</think>", min_length=1, description="The final answer is the text after the last such tag."
+    )

@@ -1,0 +1,232 @@
+"""An OpenAI-compatible chat-completions server over transformers ``generate``: the CPU fallback for vLLM.
+
+    app = create_app(Path("runs/tiny/model"))          # or: serve(Path(...), port=8001)
+
+It serves one local model directory under ``/v1/models`` and ``/v1/chat/completions`` with the parts of the
+protocol the judge client and rejection sampling use: ``n``, ``temperature`` (0 = greedy), ``top_p``,
+``max_tokens``, ``seed``, ``stop``, ``usage`` and OpenAI-shaped errors (``{"error": {"message", "type",
+"param", "code"}}``). Requests are generated one at a time (a CPU has no batch to win); structured output
+(``response_format`` other than text) and streaming are refused with a 400 naming the parameter, as a server
+without them should, so clients can fall back. On a GPU, run ``vllm serve`` instead: same wire protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_N = 16
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    role: Literal["system", "user", "assistant", "developer", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+
+    @property
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(str(p.get("text", "")) for p in self.content if p.get("type", "text") == "text")
+
+
+class ChatRequest(BaseModel):
+    """The subset of OpenAI's chat-completions request this server honours; unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str
+    messages: list[ChatMessage] = Field(..., min_length=1)
+    n: int = Field(1, ge=1, le=MAX_N)
+    temperature: float = Field(1.0, ge=0, le=2)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    response_format: dict[str, Any] | None = None
+    stream: bool = False
+
+
+class OpenAIError(Exception):
+    """An error answered in OpenAI's shape."""
+
+    def __init__(self, status: int, message: str, type_: str = "invalid_request_error", param: str | None = None,
+                 code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type_
+        self.param = param
+        self.code = code
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+
+@dataclass
+class Choice:
+    text: str
+    tokens: int
+    finish_reason: str
+
+
+class Generator:
+    """A loaded model and tokenizer; ``generate`` runs one request at a time (torch on CPU, one thread)."""
+
+    def __init__(self, model_dir: Path) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.torch = torch
+        self.tokenizer = cast(Any, AutoTokenizer.from_pretrained(model_dir))
+        self.model = cast(Any, AutoModelForCausalLM.from_pretrained(model_dir))
+        self.model.eval()
+        self.context = int(getattr(self.model.config, "max_position_embeddings", 2048))
+        self._lock = threading.Lock()
+
+    def prompt_ids(self, messages: list[ChatMessage]) -> list[int]:
+        if getattr(self.tokenizer, "chat_template", None):
+            conversation = [{"role": m.role, "content": m.text} for m in messages]
+            ids: Any = self.tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True)
+            if isinstance(ids, dict) or hasattr(ids, "keys"):
+                ids = ids["input_ids"]
+            return [int(i) for i in ids]
+        # No chat template (the tiny model): the messages' text, one per line, as the model was trained.
+        text = "".join(m.text if m.text.endswith("\n") else m.text + "\n" for m in messages)
+        return [int(i) for i in self.tokenizer(text, add_special_tokens=False)["input_ids"]]
+
+    def generate(self, prompt: list[int], request: ChatRequest, max_new: int) -> list[Choice]:
+        torch = self.torch
+        eos = self.tokenizer.eos_token_id
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": max_new,
+            "num_return_sequences": request.n,
+            "pad_token_id": self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos,
+            "eos_token_id": eos,
+        }
+        if request.temperature > 0:
+            kwargs |= {"do_sample": True, "temperature": request.temperature, "top_p": request.top_p, "top_k": 0}
+        else:
+            kwargs |= {"do_sample": False}
+        input_ids = torch.tensor([prompt], dtype=torch.long)
+        with self._lock, torch.no_grad():
+            if request.seed is not None:
+                torch.manual_seed(request.seed)  # under the lock: the global RNG is this request's alone
+            output = self.model.generate(
+                input_ids=input_ids, attention_mask=torch.ones_like(input_ids), **kwargs
+            )
+        stops = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
+        choices = []
+        for row in output[:, len(prompt):].tolist():
+            finish = "length"
+            if eos is not None and eos in row:
+                row = row[: row.index(eos)]
+                finish = "stop"
+            tokens = len(row) + (1 if finish == "stop" else 0)
+            text = str(self.tokenizer.decode(row, skip_special_tokens=True))
+            cut = min((text.find(s) for s in stops if s and s in text), default=-1)
+            if cut >= 0:
+                text, finish = text[:cut], "stop"
+            choices.append(Choice(text, tokens, finish))
+        return choices
+
+
+def create_app(model_dir: Path, *, model_name: str | None = None) -> Any:
+    """The FastAPI app serving ``model_dir`` as ``model_name`` (default: the directory's name)."""
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+
+    name = model_name or model_dir.name
+    state: dict[str, Generator] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state["generator"] = await asyncio.to_thread(Generator, model_dir)
+        yield
+        state.clear()
+
+    app = FastAPI(title="r1-verifier CPU model server", lifespan=lifespan)
+
+    @app.exception_handler(OpenAIError)
+    async def openai_error(request: Request, exc: OpenAIError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+        error = OpenAIError(400, f"{'.'.join(loc) or 'body'}: {first.get('msg', 'invalid request')}",
+                            param=".".join(loc) or None)
+        return JSONResponse(error.body(), status_code=400)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        """The server is up and its model loaded."""
+        return {"status": "ok"}
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        """The one model this server serves."""
+        return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "local"}]}
+
+    @app.post("/v1/chat/completions")
+    async def chat(body: ChatRequest) -> dict[str, Any]:
+        """Chat completion(s) for the messages, generated with transformers."""
+        if body.model != name:
+            raise OpenAIError(404, f"The model `{body.model}` does not exist.", "NotFoundError", "model",
+                              "model_not_found")
+        if body.stream:
+            raise OpenAIError(400, "streaming is not supported by this server", param="stream")
+        if body.response_format is not None and body.response_format.get("type", "text") != "text":
+            raise OpenAIError(400, "response_format other than text is not supported by this server "
+                              "(no structured output); ask again without it", param="response_format")
+        generator = state["generator"]
+        prompt = generator.prompt_ids(body.messages)
+        room = generator.context - len(prompt)
+        wanted = body.max_completion_tokens or body.max_tokens
+        if room < 1 or (wanted is not None and wanted > room):
+            raise OpenAIError(
+                400,
+                f"This model's maximum context length is {generator.context} tokens. However, you requested "
+                f"{len(prompt) + (wanted or 0)} tokens ({len(prompt)} in the messages, {wanted or 0} in the "
+                "completion). Please reduce the length of the messages or completion.",
+                param="messages",
+            )
+        choices = await asyncio.to_thread(generator.generate, prompt, body, wanted or room)
+        completion_tokens = sum(c.tokens for c in choices)
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": name,
+            "choices": [
+                {"index": i, "message": {"role": "assistant", "content": c.text}, "logprobs": None,
+                 "finish_reason": c.finish_reason}
+                for i, c in enumerate(choices)
+            ],
+            "usage": {"prompt_tokens": len(prompt), "completion_tokens": completion_tokens,
+                      "total_tokens": len(prompt) + completion_tokens},
+        }
+
+    return app
+
+
+def serve(model_dir: Path, *, host: str = "127.0.0.1", port: int = 8001, model_name: str | None = None) -> None:
+    """Run the server (blocking) until interrupted; what the ``trainer serve`` command calls."""
+    import uvicorn
+
+    uvicorn.run(create_app(model_dir, model_name=model_name), host=host, port=port, log_level="info")
