@@ -53,6 +53,10 @@ class Grader:
             self._parse_gold
         )
 
+    def cache_info(self) -> Any:
+        """Hits and misses of the parsed-gold cache (``functools`` cache statistics)."""
+        return self._gold.cache_info()  # type: ignore[attr-defined]
+
     def set_phase(self, phase: Phase) -> None:
         self.phase = phase
         self._publish(phase)

@@ -45,6 +45,7 @@ class _Worker:
     conn: Connection
     phase: Any  # a shared c_int (multiprocessing.sharedctypes), written by the worker
     jobs: int = 0
+    busy: bool = False
 
 
 @dataclass
@@ -57,6 +58,7 @@ class PoolStats:
     started: bool = False
     closed: bool = False
     pids: list[int] = field(default_factory=list)
+    busy_pids: list[int] = field(default_factory=list)
 
 
 class _WorkerDied(Exception):
@@ -124,16 +126,17 @@ class WorkerPool:
         await asyncio.gather(*(asyncio.to_thread(_stop, w) for w in workers))
 
     def stats(self) -> PoolStats:
-        busy = len(self._workers) - (self._idle.qsize() if self._idle else 0)
+        busy = sorted(w.process.pid or 0 for w in self._workers if w.busy)
         return PoolStats(
             self.size,
             len(self._workers),
-            busy,
+            len(busy),
             self._replaced,
             self._start_error,
             self._started,
             self._closed,
             sorted(w.process.pid or 0 for w in self._workers),
+            busy,
         )
 
     async def run(self, job: Job) -> Verdict:
@@ -174,12 +177,15 @@ class WorkerPool:
             if not self._workers and self._start_error is not None:
                 raise PoolError(f"no math worker process can be started: {self._start_error}")
             try:
-                return await asyncio.wait_for(self._idle.get(), timeout=1.0)
+                worker = await asyncio.wait_for(self._idle.get(), timeout=1.0)
             except TimeoutError:
                 continue
+            worker.busy = True
+            return worker
 
     def _checkin(self, worker: _Worker) -> None:
         assert self._idle is not None
+        worker.busy = False
         if worker in self._workers:
             self._idle.put_nowait(worker)
 

@@ -86,11 +86,13 @@ class MathReward:
                 {"reason": "no_reference"},
                 "the item has no reference answer: send the gold answer as a string in 'reference'",
             )
+        if isinstance(gold, int | float) and not isinstance(gold, bool):  # GSM8K-style numeric answers
+            gold = str(gold)
         if not isinstance(gold, str):
             return Score(
                 None,
                 {"reason": "bad_reference"},
-                f"the reference answer must be a string, not {type(gold).__name__}",
+                f"the reference answer must be a string or a number, not {type(gold).__name__}",
             )
         known_bad = self._bad_gold.get(gold)
         if known_bad is not None:

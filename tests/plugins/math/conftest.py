@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from typing import Any, Protocol
 
 import pytest
@@ -45,8 +46,11 @@ class PoolThread:
         self._thread.join(60)
         self.loop.close()
 
+    def submit(self, items: list[RewardItem]) -> Future[list[Score]]:
+        return asyncio.run_coroutine_threadsafe(self.reward(items), self.loop)
+
     def score(self, items: list[RewardItem]) -> list[Score]:
-        return asyncio.run_coroutine_threadsafe(self.reward(items), self.loop).result(300)
+        return self.submit(items).result(300)
 
 
 def item(reference: Any, completion: str, index: int = 0, **params: Any) -> RewardItem:

@@ -205,8 +205,7 @@ def _corpus_params() -> list[Any]:
     if not CORPUS.exists():
         return [pytest.param(None, marks=pytest.mark.skip(reason=f"{CORPUS} is not present"))]
     return [
-        pytest.param(row, id=row["id"], marks=[pytest.mark.slow] if row["id"] in SLOW_ROWS else [])
-        for row in _corpus()
+        pytest.param(row, id=row["id"], marks=[pytest.mark.slow] if row["id"] in SLOW_ROWS else []) for row in _corpus()
     ]
 
 
