@@ -175,6 +175,8 @@ class ChatClient:
             "max_tokens": self.options.max_tokens,
             "n": 1,
         }
+        if self.options.seed is not None:
+            body["seed"] = self.options.seed
         if response_format is not None:
             body["response_format"] = dict(response_format)
         return body
@@ -244,7 +246,8 @@ class ChatClient:
         """``GET /v1/models`` on every endpoint: down when none answers, degraded when some fail or do not list
         the configured model."""
         if not self.endpoints:
-            return Health("degraded", "no judge endpoints configured (plugin_options.judge.endpoints)")
+            # Installed but not configured is not a fault of this service: items asking for it get null + error.
+            return Health("ok", "no judge endpoints configured (plugin_options.judge.endpoints): not in use")
         problems: list[str] = []
         answered = 0
         for endpoint in self.endpoints:

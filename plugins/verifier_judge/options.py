@@ -42,6 +42,7 @@ class JudgeOptions(BaseModel):
         "and the reply parsed with the text fallback.",
     )
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature of the judge.")
+    seed: int | None = Field(None, description="Sampling seed sent with each request (vLLM honours it).")
     max_tokens: int = Field(256, gt=0, description="Longest judgment, in tokens.")
     timeout_s: float = Field(60.0, gt=0, description="Timeout of one request to one endpoint.")
     retries: int = Field(3, ge=0, description="Further attempts per endpoint on 429, 5xx and connection errors.")

@@ -6,6 +6,7 @@ OpenAI error bodies, ``Retry-After``) and records what it was sent. Runs on a re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import deque
@@ -58,6 +59,7 @@ class OpenAIStub:
     in_flight: int = 0
     max_in_flight: int = 0
     released: threading.Event = field(default_factory=threading.Event)
+    enough_in_flight: asyncio.Event = field(default_factory=asyncio.Event)
 
     def then(self, *behaviours: Behaviour) -> OpenAIStub:
         self.script.extend(behaviours)
@@ -89,9 +91,10 @@ class OpenAIStub:
             return error(404, f"The model `{body.get('model')}` does not exist.", "model")
         if not self.structured_output and body.get("response_format", {}).get("type", "text") != "text":
             return error(400, "response_format is not supported", "response_format")
-        deadline = time.monotonic() + 10
-        while self.in_flight < self.hold_until_in_flight and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        if self.in_flight >= self.hold_until_in_flight:
+            self.enough_in_flight.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.enough_in_flight.wait(), timeout=10)
         behaviour = self.script.popleft() if self.script else self.default
         if isinstance(behaviour, Fail):
             headers = {} if behaviour.retry_after is None else {"retry-after": str(behaviour.retry_after)}
@@ -99,7 +102,7 @@ class OpenAIStub:
         if isinstance(behaviour, Garbage):
             return PlainTextResponse(behaviour.body)
         if isinstance(behaviour, Hang):
-            while not self.released.is_set():
+            while not self.released.is_set():  # noqa: ASYNC110 (set from the test's thread, not this loop)
                 await asyncio.sleep(0.02)
             return error(503, "released")
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])

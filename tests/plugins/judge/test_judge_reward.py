@@ -130,10 +130,10 @@ def test_fails_over_to_the_next_endpoint(start_stub: StartStub, dead_url: str) -
     assert {r.details["endpoint"] for r in results} == {url} and len(stub.requests) == 2
 
 
-def test_api_key_is_sent_as_a_bearer_token(start_stub: StartStub) -> None:
+def test_api_key_and_seed_come_from_the_options(start_stub: StartStub) -> None:
     url, stub = start_stub()
-    score_one(options_for(url, api_key="s3cret"), **ITEM)
-    assert stub.headers[0]["authorization"] == "Bearer s3cret"
+    score_one(options_for(url, api_key="s3cret", seed=3), **ITEM)
+    assert stub.headers[0]["authorization"] == "Bearer s3cret" and stub.requests[0]["seed"] == 3
 
 
 def test_repeated_judgments_come_from_the_cache(start_stub: StartStub) -> None:
