@@ -205,6 +205,10 @@ class ContainerPool:
             self._remove_labelled({OWNER_LABEL: self._owner})
             self._client.close()
 
+    def _is_closed(self) -> bool:
+        with self._lock:
+            return self._closed
+
     def _drop_client(self) -> None:
         """Close a client that failed to start, so its connections do not outlive the failure."""
         if self._client is not None:
@@ -396,7 +400,7 @@ class ContainerPool:
             try:
                 container = self._create()
             except Exception as exc:
-                if self._closed:  # closed while creating: nothing to warm any more
+                if self._is_closed():  # closed while creating: nothing to warm any more
                     return
                 log.warning("sandbox pool cannot warm a container: %s", exc)
                 time.sleep(1.0)  # the engine may be restarting; the next lease or release tries again
