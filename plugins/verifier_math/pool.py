@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)
 """Backoff between attempts to start a replacement worker; the last delay repeats."""
+DIRECT_SEND_CHARS = 8000
+"""Jobs up to this many characters (at most 32 KB pickled) fit in a pipe buffer and are sent without a thread."""
 
 
 @dataclass(eq=False)
@@ -192,9 +194,15 @@ class WorkerPool:
     async def _exchange(self, worker: _Worker, job: Job) -> Verdict:
         loop = asyncio.get_running_loop()
         try:
-            worker.conn.send(job)
+            if len(job.region) + len(job.gold) > DIRECT_SEND_CHARS:
+                # More than a pipe buffer: a worker that froze before reading would block the event loop.
+                await asyncio.wait_for(asyncio.to_thread(worker.conn.send, job), job.timeout_s + self.kill_grace_s)
+            else:
+                worker.conn.send(job)
         except OSError as exc:
             raise _WorkerDied from exc
+        except TimeoutError:
+            raise _Overran from None
         worker.jobs += 1
         readable: asyncio.Future[None] = loop.create_future()
         fd = worker.conn.fileno()

@@ -27,7 +27,7 @@ class MathReward:
     def __init__(self, options: MathOptions | None = None) -> None:
         self.options = options or MathOptions()
         self._pool: WorkerPool | None = None
-        self._bad_gold: OrderedDict[str, Verdict] = OrderedDict()
+        self._bad_gold: OrderedDict[tuple[str, float], Verdict] = OrderedDict()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"options": self.options}
@@ -94,7 +94,7 @@ class MathReward:
                 {"reason": "bad_reference"},
                 f"the reference answer must be a string or a number, not {type(gold).__name__}",
             )
-        known_bad = self._bad_gold.get(gold)
+        known_bad = self._bad_gold.get((gold, params.timeout_s))  # a longer timeout may yet parse it
         if known_bad is not None:
             return Score(None, known_bad.details(), known_bad.error)
 
@@ -124,7 +124,7 @@ class MathReward:
             return Score(None, {}, str(exc))
 
         if verdict.value is None and verdict.reason.startswith("reference_"):
-            self._remember_bad_gold(gold, verdict)
+            self._remember_bad_gold((gold, params.timeout_s), verdict)
         details = verdict.details()
         if truncated:
             details["truncated"] = (
@@ -134,7 +134,7 @@ class MathReward:
             details["note"] = "the <think> block is never closed"
         return Score(verdict.value, details, verdict.error)
 
-    def _remember_bad_gold(self, gold: str, verdict: Verdict) -> None:
+    def _remember_bad_gold(self, gold: tuple[str, float], verdict: Verdict) -> None:
         self._bad_gold[gold] = verdict
         self._bad_gold.move_to_end(gold)
         while len(self._bad_gold) > BAD_GOLD_MEMORY:

@@ -47,17 +47,17 @@ def stats(pool: PoolThread) -> PoolStats:
     return pool.reward.pool.stats()
 
 
-def batch_with(pool: PoolThread, extra: list[tuple[Any, str]], **params: Any) -> tuple[list[Any], list[Any]]:
-    """Score the normal items interleaved with ``extra``; return (normal scores, extra scores)."""
-    cases: list[tuple[Any, str, float | None]] = []
+def batch_with(pool: PoolThread, extra: list[tuple[Any, str, dict[str, Any]]]) -> tuple[list[Any], list[Any]]:
+    """Score the normal items interleaved with ``extra`` (gold, completion, params); return both scores."""
+    cases: list[tuple[Any, str, dict[str, Any], float | None]] = []
     for i, (gold, completion, value) in enumerate(NORMAL):
-        cases.append((gold, completion, value))
+        cases.append((gold, completion, {}, value))
         if i < len(extra):
             cases.append((*extra[i], None))
-    results = pool.score([item(g, c, i, **params) for i, (g, c, _) in enumerate(cases)])
+    results = pool.score([item(g, c, i, **params) for i, (g, c, params, _) in enumerate(cases)])
     assert len(results) == len(cases)
-    normal = [(r, v) for r, (_, _, v) in zip(results, cases, strict=True) if v is not None]
-    odd = [r for r, (_, _, v) in zip(results, cases, strict=True) if v is None]
+    normal = [(r, case[3]) for r, case in zip(results, cases, strict=True) if case[3] is not None]
+    odd = [r for r, case in zip(results, cases, strict=True) if case[3] is None]
     return normal, odd
 
 
@@ -68,7 +68,7 @@ def assert_normal_scored(normal: list[Any]) -> None:
 
 def test_pathological_batch_is_refused_by_the_guards_and_the_rest_is_scored() -> None:
     with PoolThread(MathOptions(workers=2)) as pool:
-        normal, odd = batch_with(pool, [("9", TOWER), ("9", LONG_EXPRESSION), ("9", HUGE_INTEGER)])
+        normal, odd = batch_with(pool, [("9", TOWER, {}), ("9", LONG_EXPRESSION, {}), ("9", HUGE_INTEGER, {})])
         assert_normal_scored(normal)
         for result in odd:
             assert result.value == 0.0 and result.error is None
@@ -79,7 +79,9 @@ def test_pathological_batch_is_refused_by_the_guards_and_the_rest_is_scored() ->
 @pytest.mark.slow
 def test_pathological_batch_past_the_guards_times_out_only_the_slow_item() -> None:
     with PoolThread(MathOptions(workers=2, kill_grace_s=0.5, **UNGUARDED)) as pool:
-        normal, odd = batch_with(pool, [("9", TOWER), ("9", LONG_EXPRESSION), ("9", HUGE_INTEGER)], timeout_s=1.0)
+        normal, odd = batch_with(
+            pool, [("9", TOWER, {"timeout_s": 1.0}), ("9", LONG_EXPRESSION, {}), ("9", HUGE_INTEGER, {})]
+        )
         assert_normal_scored(normal)
         tower, long_expression, huge_integer = odd
         assert tower.value == 0.0 and tower.details["reason"] == "timeout"
@@ -95,7 +97,9 @@ def test_unresponsive_workers_are_killed_at_the_deadline_and_replaced() -> None:
         before = stats(pool).pids
         for pid in before:
             os.kill(pid, signal.SIGSTOP)  # frozen like a worker stuck in a C call that holds the GIL
-        results = pool.score([item("1", "\\boxed{1}", i, timeout_s=0.5) for i in range(2)])
+        # The second job is larger than a pipe buffer: sending it to a frozen worker must not block the service.
+        completions = ["\\boxed{1}", "a long think. " * 10_000 + "\\boxed{1}"]
+        results = pool.score([item("1", c, i, timeout_s=0.5) for i, c in enumerate(completions)])
         for result in results:
             assert result.value == 0.0 and result.details["reason"] == "timeout"
             assert "killed" in result.details["note"]
@@ -191,3 +195,15 @@ def test_health_reports_the_pool_and_the_reward_pickles_without_it() -> None:
         assert health.status == "ok" and "2/2 workers" in health.message
         copy = pickle.loads(pickle.dumps(pool.reward))
         assert copy.options == pool.reward.options and copy.pool is None
+
+
+@pytest.mark.slow
+def test_a_reference_that_times_out_is_null_and_not_retried_at_the_same_timeout() -> None:
+    with PoolThread(MathOptions(workers=2, kill_grace_s=0.5, **UNGUARDED)) as pool:
+        slow_gold = "\\frac{" * 1000 + "1" + "}{2}" * 1000  # seconds to parse (nesting guard off)
+        [first] = pool.score([item(slow_gold, "\\boxed{1}", timeout_s=0.2)])
+        assert first.value is None and first.details["reason"] == "reference_timeout" and first.error
+        replaced = stats(pool).replaced
+        [again] = pool.score([item(slow_gold, "\\boxed{2}", timeout_s=0.2)])
+        assert again.value is None and again.details["reason"] == "reference_timeout"
+        assert stats(pool).replaced == replaced  # answered from memory: no worker was tied up
