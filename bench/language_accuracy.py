@@ -50,6 +50,8 @@ def labelled_rows() -> list[tuple[str, str, str]]:
     rows = [(str(r["text"]), str(r["lang"]), _kind(r)) for r in load(CORPUS) if r["lang"] != "mixed"]
     ours = load(DATA / "reasoning_sentences.jsonl")
     rows += [(str(r["text"]), str(r["lang"]), "reasoning sentence") for r in ours]
+    short = load(DATA / "short_sentences.jsonl")
+    rows += [(str(r["text"]), str(r["lang"]), "reasoning short") for r in short]
     return rows
 
 
@@ -99,8 +101,13 @@ NEUTRAL = ["$$x^2 + 2x + 1 = (x+1)^2$$", "So $n = 42$.", "```python\nprint(sum(r
 Case = tuple[str, str, float, str]
 
 
-def compose(rng: random.Random, pools: dict[str, list[str]], shorts: dict[str, list[str]]) -> Case:
-    """A chain of thought with a known share of target-language words: ``(text, target, truth, kind)``."""
+def compose(
+    rng: random.Random, pools: dict[str, list[str]], shorts: dict[str, list[str]], asides: dict[str, list[str]]
+) -> Case:
+    """A chain of thought with a known share of target-language words: ``(text, target, truth, kind)``.
+
+    Two sentences in five are short R1-style remarks ("Let me check again."), the rest corpus sentences.
+    """
     target = rng.choice(MIX_LANGUAGES)
     other = rng.choice([code for code in MIX_LANGUAGES if code != target])
     kind = rng.choice(["pure", "sentences", "sentences", "clauses", "fragments"])
@@ -110,7 +117,7 @@ def compose(rng: random.Random, pools: dict[str, list[str]], shorts: dict[str, l
     prose_last = False
     for _ in range(rng.randint(6, 16)):
         language = other if rng.random() < foreign_share else target
-        sentence = rng.choice(pools[language])
+        sentence = rng.choice(asides[language] if rng.random() < 0.4 else pools[language])
         if kind == "fragments" and language == other:
             sentence = rng.choice(shorts[other]) if shorts[other] else sentence
         if rng.random() < 0.3:
@@ -134,9 +141,10 @@ def mixed_mae(n: int, seed: int, settings: list[tuple[float, float]], detectors:
     rng = random.Random(seed)
     pools: dict[str, list[str]] = defaultdict(list)
     shorts: dict[str, list[str]] = defaultdict(list)
+    asides: dict[str, list[str]] = defaultdict(list)
     for text, language, kind in labelled_rows():
-        (pools if kind != "corpus short" else shorts)[language].append(text)
-    cases = [compose(rng, pools, shorts) for _ in range(n)]
+        {"corpus short": shorts, "reasoning short": asides}.get(kind, pools)[language].append(text)
+    cases = [compose(rng, pools, shorts, asides) for _ in range(n)]
     print(f"\n## Mean absolute error of the score on {n} composed chains of thought (seed {seed})\n")
     print("| detector | min_segment_words | min_confidence | MAE all | pure | sentences | clauses "
           "| fragments | pure mean score |")
@@ -171,7 +179,7 @@ def main() -> None:
     defaults = LanguageParams()
     settings = [(defaults.min_segment_words, defaults.min_confidence)]
     if args.sweep:
-        settings += [(0.0, 0.0), (2.0, 0.3), (4.0, 0.3), (3.0, 0.5), (3.0, 0.7)]
+        settings += [(0.0, 0.0), (2.0, 0.3), (3.0, 0.3), (3.0, 0.5), (2.0, 0.7), (4.0, 0.5)]
     mixed_mae(args.cases, args.seed, settings, args.detectors)
 
 

@@ -94,7 +94,9 @@ def main() -> None:
     service: dict[str, float] = {}
     for name in detectors:
         options = json.dumps({"language": {"detector": name}})
-        body = [{"completion": text, "params": {"language": {"target": target}}} for text, target in cases]
+        body: list[dict[str, object]] = [
+            {"completion": text, "params": {"language": {"target": target}}} for text, target in cases
+        ]
         with (
             verifier_server("--allow", "language", env={"VERIFIER_PLUGIN_OPTIONS": options}) as url,
             VerifierClient(url) as client,

@@ -6,20 +6,27 @@ it has at least ``min_words`` counted words and the detector gives its best in-s
 ``min_confidence``. An unconfident segment takes the language of the nearest confident segment of the
 same script family (the previous one on a tie); with none, the target when the target is written in that
 script (benefit of the doubt), else the detector's guess, else the script's most common language.
+
+A long segment (``min_words`` or more) that is unconfident only because two close languages split the vote
+(Portuguese 0.45, Spanish 0.44) neither inherits nor gets as benefit of the doubt a language its detector
+gives less than ``PLAUSIBLE``: it keeps its own best guess. Short fragments always inherit.
 """
 
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 from verifier_language.detectors import Detector
-from verifier_language.languages import writes_in
+from verifier_language.languages import SUPPORTED_TARGETS, writes_in
 from verifier_language.scripts import OTHER_SCRIPT, SHARED_DEFAULT, UNIQUE_LANGUAGE, UNKNOWN, family
 from verifier_language.words import Segment
 
 How = Literal["script", "detector", "neighbour", "target", "guess", "default"]
+
+PLAUSIBLE: Final = 0.05
+"""A long unconfident segment inherits a neighbour's language only if its detector gives it this much."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +41,7 @@ class _First:
     language: str | None  # None: no verdict yet
     confident: bool
     guess: str | None
+    plausible: frozenset[str] | None = None  # in-script languages the detector gives PLAUSIBLE; None: not asked
 
 
 def _first_pass(segment: Segment, detector: Detector, min_words: float, min_confidence: float) -> _First:
@@ -45,11 +53,16 @@ def _first_pass(segment: Segment, detector: Detector, min_words: float, min_conf
         return _First(UNIQUE_LANGUAGE[script], True, UNIQUE_LANGUAGE[script])
     if script == OTHER_SCRIPT:
         return _First(UNKNOWN, True, UNKNOWN)
-    for language, probability in detector.candidates(segment.text):
-        if writes_in(language, script):
-            confident = segment.weight >= min_words and probability >= min_confidence
-            return _First(language if confident else None, confident, language)
-    return _First(None, False, None)
+    # lid.176 knows 176 labels; on a short English clause it often answers Latin, Esperanto or Waray.
+    # Only a language a request could target is a verdict: the rest are passed over.
+    ranked = [(language, probability) for language, probability in detector.candidates(segment.text)
+              if language in SUPPORTED_TARGETS and writes_in(language, script)]
+    if not ranked:
+        return _First(None, False, None, frozenset())
+    language, probability = ranked[0]
+    confident = segment.weight >= min_words and probability >= min_confidence
+    plausible = frozenset(code for code, share in ranked if share >= PLAUSIBLE)
+    return _First(language if confident else None, confident, language, plausible)
 
 
 def label(
@@ -74,11 +87,12 @@ def label(
             labelled.append(Labelled(segment, verdict.language, how))
             continue
         neighbour = _nearest(confident.get(family(segment.script), []), i)
-        if neighbour is not None:
-            language = first[neighbour].language
-            assert language is not None  # confident verdicts always name a language
-            labelled.append(Labelled(segment, language, "neighbour"))
-        elif target is not None and writes_in(target, segment.script, unknown=False):
+        inherited = None if neighbour is None else first[neighbour].language
+        has_say = segment.weight >= min_words and verdict.guess is not None and verdict.plausible is not None
+        if inherited is not None and (not has_say or inherited in (verdict.plausible or ())):
+            labelled.append(Labelled(segment, inherited, "neighbour"))
+        elif (target is not None and writes_in(target, segment.script, unknown=False)
+              and (not has_say or target in (verdict.plausible or ()))):
             labelled.append(Labelled(segment, target, "target"))
         elif verdict.guess is not None:
             labelled.append(Labelled(segment, verdict.guess, "guess"))

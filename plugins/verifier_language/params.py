@@ -46,11 +46,11 @@ class LanguageParams(BaseModel):
         "null: the reward does not apply",
     )
     min_segment_words: float = Field(
-        default=3.0, ge=0.0,
+        default=2.0, ge=0.0,
         description="a segment with fewer counted words takes its language from its neighbours",
     )
     min_confidence: float = Field(
-        default=0.3, ge=0.0, le=1.0,
+        default=0.5, ge=0.0, le=1.0,
         description="a segment whose best detector probability is lower takes its language from its "
         "neighbours",
     )

@@ -25,6 +25,9 @@ _INLINE_MATH: Final = re.compile(r"\\\(.+?\\\)|(?<![\\$])\$(?=\S)[^$\n]+?(?<=\S)
 _INLINE_CODE: Final = re.compile(r"(`+)[^\n]+?\1")
 _URL: Final = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+|\b[\w.+-]+@[\w-]+\.[\w.-]+")
 _LATEX_COMMAND: Final = re.compile(r"\\[a-zA-Z]+\*?(?:\{[^{}\n]*\})*")
+# Markup such as <think>, </answer>, <br/>: structure, not words. Glued to a word it would make that word
+# look like code (and drop it); it also ends a sentence, so it becomes a line break.
+_TAG: Final = re.compile(r"</?[A-Za-z][A-Za-z0-9_-]*\s*/?>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +68,15 @@ class Masked:
 
 
 def mask(text: str) -> Masked:
-    """Blank out fenced code, display and inline math, inline code, URLs and stray LaTeX commands."""
+    """Blank out fenced code, display and inline math, inline code, URLs, stray LaTeX commands and markup
+    tags (a line break: the text on either side of ``</think>`` is not one sentence)."""
     text, code_blocks = _FENCE.subn("\n", text)
     text, display = _DISPLAY_MATH.subn("\n", text)
     text, inline_math = _INLINE_MATH.subn(" ", text)
     text = _INLINE_CODE.sub(" ", text)
     text = _URL.sub(" ", text)
     text = _LATEX_COMMAND.sub(" ", text)
+    text = _TAG.sub("\n", text)
     return Masked(text, code_blocks, display + inline_math)
 
 
