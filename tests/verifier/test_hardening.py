@@ -105,6 +105,19 @@ async def test_a_draining_server_refuses_new_batches_with_503() -> None:
             pass
 
 
+async def test_a_draining_server_is_not_ready_and_refuses_batches_with_503() -> None:
+    app = _app()
+    async with app_client(app) as client:
+        assert (await client.get("/readyz")).status_code == 200
+        app.state.admission.draining = True
+        ready = await client.get("/readyz")
+        refused = await client.post("/v1/verify", json=ECHO)
+        text = (await client.get("/metrics")).text
+    assert ready.status_code == 503 and ready.json()["status"] == "down"
+    assert refused.status_code == 503 and refused.json()["error"]["type"] == "shutting_down"
+    assert "verifier_draining 1.0" in text
+
+
 async def test_metrics_count_requests_and_reward_outcomes() -> None:
     async with app_client(_app()) as client:
         await client.post(

@@ -18,12 +18,14 @@ async def healthz() -> HealthResponse:
 
 @router.get("/readyz", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
 async def readyz(request: Request, response: Response) -> HealthResponse:
-    """Plugins are loaded and every reward's resources are up; 503 while any is down."""
+    """Plugins are loaded and every reward's resources are up; 503 while any is down or the server drains."""
     runtime: Runtime | None = getattr(request.app.state, "runtime", None)
     if runtime is None:
         response.status_code = 503
         return HealthResponse(status="down", rewards={})
     report = runtime.health()
-    if report.status == "down":
+    if report.status == "down" or request.app.state.admission.draining:
+        # Draining after SIGTERM: take this replica out of the load balancer while in-flight batches finish.
         response.status_code = 503
+        report.status = "down"
     return report
