@@ -230,3 +230,18 @@ def serve(model_dir: Path, *, host: str = "127.0.0.1", port: int = 8001, model_n
     import uvicorn
 
     uvicorn.run(create_app(model_dir, model_name=model_name), host=host, port=port, log_level="info")
+
+
+def add_command(sub: Any) -> None:
+    """``trainer serve-model MODEL_DIR``: for ``trainer.cli.COMMANDS``."""
+    parser = sub.add_parser("serve-model", help="OpenAI-compatible server over transformers (CPU fallback for vLLM)")
+    parser.add_argument("model_dir", type=Path)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--model-name", help="name clients ask for (default: the directory's name)")
+    parser.set_defaults(run=_run)
+
+
+def _run(args: Any) -> int:
+    serve(args.model_dir, host=args.host, port=args.port, model_name=args.model_name)
+    return 0
