@@ -221,20 +221,24 @@ def test_stopping_the_remote_sandbox_mid_run_costs_only_code_items_and_recovers_
         assert [r["scores"]["code"] for r in mixed_batch(echo_program)["code"]] == [1.0] * 6
 
         outcome: dict[str, dict[str, Any]] = {}
+        idle = len(_descendants(sandbox.pid))  # bubblewrap and the zygote
         thread = threading.Thread(target=lambda: outcome.update(mixed_batch(SLEEPER, time_limit=60)))
         thread.start()
         try:
-            # The programs are running once the sandbox server has forked them.
-            _wait_until(lambda: len(_descendants(sandbox.pid)) > 2, "the sandbox to start the programs")
+            # The programs are running once the zygote has forked them.
+            _wait_until(lambda: len(_descendants(sandbox.pid)) > idle, "the sandbox to start the programs")
             _kill_tree(sandbox.pid)
+            killed_mid_run = thread.is_alive()
         finally:
             thread.join(timeout=120)
+        assert killed_mid_run
         for result in outcome["code"]:
             assert result["scores"]["code"] is None and result["reward"] is None
             assert "sandbox" in result["errors"]["code"]
 
         status, report = _ready(url)
         assert status == 503 and report["rewards"]["code"]["status"] == "down"
+        assert 'verifier_reward_health{reward="code",state="down"} 1.0' in httpx.get(f"{url}/metrics").text
         while_down = mixed_batch(echo_program)["code"]
         assert all(r["scores"]["code"] is None and "sandbox" in r["errors"]["code"] for r in while_down)
 
@@ -242,6 +246,7 @@ def test_stopping_the_remote_sandbox_mid_run_costs_only_code_items_and_recovers_
             # The code reward re-checks its sandbox in the background; readiness comes back by itself.
             _wait_until(lambda: _ready(url)[0] == 200, "/readyz to recover", timeout=90)
             assert _ready(url)[1]["rewards"]["code"]["status"] == "ok"
+            assert 'verifier_reward_health{reward="code",state="ok"} 1.0' in httpx.get(f"{url}/metrics").text
             assert [r["scores"]["code"] for r in mixed_batch(echo_program)["code"]] == [1.0] * 6
 
 
