@@ -59,7 +59,12 @@ class JudgeReward:
     # ------------------------------------------------------------------ host hooks
 
     def health(self) -> Health:
-        return self._health
+        """The last probe's verdict, with what the judge has cost so far."""
+        spent = (
+            f"cache {self.cache.hits} hits / {self.cache.misses} misses, "
+            f"{self.usage['prompt_tokens']} prompt + {self.usage['completion_tokens']} completion tokens"
+        )
+        return Health(self._health.status, f"{self._health.message}; {spent}")
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[JudgeReward]:
