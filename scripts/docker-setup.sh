@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Prepare a Docker engine and the sandbox image on a machine that reaches no container registry.
 #
-#   1. install docker.io and debootstrap from Debian (skipped when present),
+#   1. install docker.io, debootstrap and docker-compose from Debian (skipped when present),
 #   2. start dockerd if no engine answers,
 #   3. build a minimal Debian base image with debootstrap + `docker import` (skipped when the tag exists),
-#   4. build the sandbox runtime image (sandbox/Dockerfile) on that base.
+#   4. build the sandbox runtime image (sandbox/Dockerfile) on that base,
+#   5. hand pip's CA bundle to the service image build (docker/extra/), for networks that intercept TLS.
 #
 # Idempotent: a second run only re-checks and lets Docker's build cache answer.
 # Needs root (apt-get, dockerd, debootstrap). Environment knobs, all optional:
@@ -53,8 +54,10 @@ install_packages() {
     local missing=()
     command -v dockerd >/dev/null || missing+=(docker.io)
     command -v debootstrap >/dev/null || missing+=(debootstrap)
+    # Compose for the whole-stack test: Debian's docker-compose (v1) unless a compose v2 plugin is here.
+    command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || missing+=(docker-compose)
     if [[ ${#missing[@]} -eq 0 ]]; then
-        log "docker.io and debootstrap already installed"
+        log "docker.io, debootstrap and compose already installed"
         return
     fi
     log "installing ${missing[*]} from Debian"
@@ -118,9 +121,20 @@ build_sandbox_image() {
         | awk '{printf "%.0f MB", $1 / 1e6}'))"
 }
 
+# Networks that intercept TLS: hand the CA bundle pip trusts here to the service image build (Dockerfile).
+share_ca_bundle() {
+    local bundle="${PIP_CERT:-}"
+    [[ -n "$bundle" ]] || bundle="$(python3 -m pip config get global.cert 2>/dev/null || true)"
+    if [[ -n "$bundle" && -f "$bundle" ]]; then
+        cp "$bundle" "$repo_root/docker/extra/ca-certificates.crt"
+        log "service image builds will trust $bundle"
+    fi
+}
+
 start=$SECONDS
 install_packages
 start_engine
 build_base_image
 build_sandbox_image
+share_ca_bundle
 log "done in $((SECONDS - start)) s"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -70,6 +71,18 @@ class Settings(BaseSettings):
         description="a reward that takes longer for one batch gives its items null + error",
     )
 
+    @field_validator("plugin_options", mode="before")
+    @classmethod
+    def _json_leaves(cls, value: Any) -> Any:
+        """Nested variables (``VERIFIER_PLUGIN_OPTIONS__CODE__URLS='["http://sandbox:8090"]'``) arrive as
+        strings: a leaf that parses as JSON is taken as that JSON value, any other string stays a string."""
+        if not isinstance(value, dict):
+            return value
+        return {
+            plugin: {key: _json_or_text(v) for key, v in options.items()} if isinstance(options, dict) else options
+            for plugin, options in value.items()
+        }
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -84,6 +97,15 @@ class Settings(BaseSettings):
         if config_file:
             sources += (TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)),)
         return sources
+
+
+def _json_or_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
