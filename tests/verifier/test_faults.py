@@ -298,3 +298,34 @@ async def test_a_full_queue_refuses_with_429_and_retrying_clients_lose_and_dupli
         metrics = (await raw.get("/metrics")).text
     assert 'verifier_http_requests_total{method="POST",route="/v1/verify",status="429"}' in metrics
     assert "verifier_batches_active 0.0" in metrics and "verifier_batches_waiting 0.0" in metrics
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+def test_sigterm_closes_the_math_pool_and_the_sandbox_with_the_server() -> None:
+    url, server = _verifier(
+        {"VERIFIER_PLUGINS_ALLOW": '["math", "code"]', "VERIFIER_PLUGIN_OPTIONS": '{"math": {"workers": 2}}'}
+    )
+    with server() as process:
+        _wait_until(lambda: len(_math_workers(process.pid)) == 2, "two math workers")
+        items = [
+            {"completion": "\\boxed{2}", "reference": "2", "rewards": ["math"]},
+            {"completion": "print(input())", "reference": {"tests": [{"input": "7\n", "output": "7\n"}]},
+             "rewards": ["code"]},
+        ]  # fmt: skip
+        response = httpx.post(f"{url}/v1/verify", json={"items": items}, timeout=60)
+        assert [r["reward"] for r in response.json()["results"]] == [1.0, 1.0]
+        workers = _math_workers(process.pid)
+        sandbox = [pid for pid in _descendants(process.pid) if "zygote" in _cmdline(pid) or "bwrap" in _cmdline(pid)]
+        assert len(workers) == 2 and sandbox
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) in (0, -signal.SIGTERM)
+        # Closed by the lifespan before the server exits, not left to notice their parent's death later.
+        assert [pid for pid in workers + sandbox if _alive(pid)] == []
