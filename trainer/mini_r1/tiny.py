@@ -13,6 +13,18 @@ from pathlib import Path
 
 SPECIAL_TOKENS = ["<pad>", "<eos>", "<unk>"]
 TAG_TOKENS = ["<think>", "</think>", "\\boxed{"]
+ROLE_TOKENS = ["<user>", "<assistant>"]
+# A minimal chat template: the prompt rendered alone (with the generation prompt) is a prefix of the prompt
+# rendered with its completion, as TRL's SFT and GRPO trainers need; {% generation %} marks what the assistant
+# says, for SFT's assistant_only_loss on ``messages`` data.
+CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'assistant' -%}"
+    "<assistant>{% generation %}{{ message['content'] }}<eos>{% endgeneration %}"
+    "{%- else -%}<user>{{ message['content'] }}{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}<assistant>{%- endif -%}"
+)
 
 
 @dataclass(frozen=True)
@@ -27,7 +39,7 @@ class TinyModelSpec:
 
 
 def build_tokenizer(texts: Iterable[str]) -> object:
-    """A character-level ``PreTrainedTokenizerFast`` covering every character of ``texts``."""
+    """A character-level ``PreTrainedTokenizerFast`` covering every character of ``texts``, with a chat template."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -37,14 +49,16 @@ def build_tokenizer(texts: Iterable[str]) -> object:
     tokenizer.decoder = decoders.Fuse()
     trainer = trainers.WordLevelTrainer(special_tokens=SPECIAL_TOKENS, min_frequency=1)
     tokenizer.train_from_iterator(texts, trainer=trainer)
-    tokenizer.add_tokens(TAG_TOKENS)
-    return PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+    tokenizer.add_tokens(TAG_TOKENS + ROLE_TOKENS)
+    fast = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tokenizer,
         pad_token="<pad>",
         eos_token="<eos>",
         unk_token="<unk>",
         padding_side="left",
     )
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
 
 
 def build_model_dir(out_dir: Path, texts: Iterable[str], spec: TinyModelSpec, seed: int) -> Path:

@@ -1,0 +1,40 @@
+"""``trainer mini-r1`` (also ``python -m trainer.mini_r1``): the mini R1 run on CPU, in a few minutes."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+
+def add_command(sub: Any) -> None:
+    parser = sub.add_parser("mini-r1", help="the mini R1 run: tiny model, SFT then GRPO against the verifier")
+    add_arguments(parser)
+    parser.set_defaults(run=main)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from trainer.mini_r1.run import MiniR1Config
+
+    defaults = MiniR1Config()
+    parser.add_argument("--out", type=Path, default=Path("runs/mini_r1"), help="output directory")
+    parser.add_argument("--verifier-url", help="a running verifier with math and format (default: start one)")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--grpo-steps", type=int, default=defaults.grpo_steps)
+    parser.add_argument("--sft-epochs", type=int, default=defaults.sft_epochs)
+    parser.add_argument("--threads", type=int, default=defaults.threads, help="torch CPU threads")
+
+
+def main(args: argparse.Namespace) -> int:
+    from trainer.mini_r1.run import MiniR1Config, run, table
+
+    config = dataclasses.replace(
+        MiniR1Config(), seed=args.seed, grpo_steps=args.grpo_steps, sft_epochs=args.sft_epochs, threads=args.threads
+    )
+    result = run(config, args.out, verifier_url=args.verifier_url)
+    print()
+    print(table(result))
+    print(f"reward curves: {result.plot}")
+    print("seconds: " + ", ".join(f"{k} {v}" for k, v in result.seconds.items()))
+    return 0
