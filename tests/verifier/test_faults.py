@@ -65,7 +65,8 @@ def _process(argv: list[str], env: dict[str, str], url: str, probe: str) -> Iter
         _wait_until(started, f"{argv[2:4]} to start", STARTUP_S)
         yield process
     finally:
-        _kill_tree(process.pid)
+        if process.poll() is None:  # a reaped pid may already belong to someone else
+            _kill_tree(process.pid)
         process.wait(timeout=30)
 
 
