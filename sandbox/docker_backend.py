@@ -169,8 +169,13 @@ class DockerPrepared:
         if self.compile_result is not None and not self.compile_result.ok:
             return compile_failure(self.compile_result)
         argv = self.language.render(self.language.run, memory_mb=spec.limits.memory_mb) + list(spec.argv)
+        python_main = None
+        if self.language.name == "python" and self._pool.options.fast_python and self._container.fork_python:
+            # A fork of the warm runner runs the source in place: argv as `python3 main.py args...`.
+            argv = ["python3", self.language.source_name, *spec.argv]
+            python_main = self.language.source_name
         async with self._lock:  # one execution at a time per container
-            return await asyncio.to_thread(self._execute, argv, spec.stdin, spec.limits)
+            return await asyncio.to_thread(self._execute, argv, spec.stdin, spec.limits, python_main)
 
     def setup(self, program: Program) -> None:
         files = {self.language.source_name: program.source, **program.files}
@@ -201,9 +206,11 @@ class DockerPrepared:
             )
         self.compile_result = result
 
-    def _execute(self, argv: list[str], stdin: str, limits: Limits) -> ExecResult:
+    def _execute(
+        self, argv: list[str], stdin: str, limits: Limits, python_main: str | None = None
+    ) -> ExecResult:
         container = self._container
-        request = {
+        request: dict[str, Any] = {
             "op": "exec",
             "argv": argv,
             "stdin": base64.b64encode(stdin.encode("utf-8", "surrogateescape")).decode(),
@@ -219,6 +226,8 @@ class DockerPrepared:
                 "output_bytes": limits.output_bytes,
             },
         }
+        if python_main is not None:
+            request["python_main"] = python_main
         try:
             self._pool.set_memory(container, limits.memory_mb)
             reply = container.call(request, limits.wall_time_s + _REPLY_GRACE_S)
@@ -231,6 +240,8 @@ class DockerPrepared:
             self.recycle_reason = self.recycle_reason or f"a run ended with {result.status.value}"
         elif reply.get("strays"):
             self.recycle_reason = self.recycle_reason or f"a run left {reply['strays']} process(es) behind"
+        elif reply.get("wipe_problems"):
+            self.recycle_reason = self.recycle_reason or "; ".join(reply["wipe_problems"])
         return result
 
 

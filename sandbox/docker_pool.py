@@ -10,7 +10,8 @@ or that served ``max_runs_per_container`` runs is destroyed instead and replaced
 Every container has: no network, a read-only root, tmpfs scratch dirs, a random unprivileged uid of its
 own (so per-uid rlimits such as RLIMIT_NPROC count that container only), all capabilities dropped,
 no-new-privileges, and memory, CPU and pid limits. Containers carry a label naming the owning process;
-containers of a dead owner are removed at start, and ``close`` removes all of its own. The runner also
+containers of a dead owner are removed at start, and ``close`` removes all of its own pool's (a pool label:
+one process may run several pools). The runner also
 exits when its stdin closes (``StdinOnce``), so a host process that dies takes its containers with it.
 
 Synchronous and thread-safe: the async backend calls it from worker threads.
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 
 LABEL = "io.r1-verifier.sandbox"
 OWNER_LABEL = f"{LABEL}.owner"
+POOL_LABEL = f"{LABEL}.pool"  # one process may hold several pools; close() removes its own only
 RUNNER_PROTOCOL = 1
 # Random per-container uids come from this range: far above any uid a host or image assigns.
 _UID_LOW, _UID_HIGH = 1_000_000, 2_000_000_000
@@ -98,6 +100,11 @@ class DockerOptions(BaseModel):
         description="Added to a run's memory limit for the container's cgroup (the runner lives there).",
     )
     api_timeout_s: float = Field(60.0, gt=0, description="Timeout of one Docker API call.")
+    fast_python: bool = Field(
+        True,
+        description="Run Python programs in a fork of the container's warm runner (modules pre-imported) "
+        "instead of a fresh interpreter; images whose runner cannot do it get a fresh interpreter.",
+    )
 
 
 class SandboxContainer:
@@ -110,6 +117,7 @@ class SandboxContainer:
         self.memory_mb = memory_mb  # the run memory limit its cgroup is set for now
         self.runs = 0
         self.toolchain: dict[str, str | None] = {}
+        self.fork_python = False  # the runner can run Python programs in a fork of itself
 
     @property
     def short_id(self) -> str:
@@ -154,6 +162,7 @@ class ContainerPool:
         self._client_factory = client_factory or self._default_client
         self._client: docker.DockerClient | None = None
         self._owner = owner_identity()
+        self.pool_id = secrets.token_hex(8)
         self._lock = threading.Lock()
         self._idle: list[SandboxContainer] = []
         self._live: dict[str, SandboxContainer] = {}  # every container this pool created and not destroyed
@@ -202,7 +211,7 @@ class ContainerPool:
         for container in containers:
             self._destroy(container)
         if self._client is not None:
-            self._remove_labelled({OWNER_LABEL: self._owner})
+            self._remove_labelled({POOL_LABEL: self.pool_id})
             self._client.close()
 
     def _is_closed(self) -> bool:
@@ -345,7 +354,7 @@ class ContainerPool:
                 detach=False,
                 stdin_open=True,
                 hostname="sandbox",
-                labels={LABEL: "1", OWNER_LABEL: self._owner},
+                labels={LABEL: "1", OWNER_LABEL: self._owner, POOL_LABEL: self.pool_id},
                 host_config=host_config,
             )["Id"]
             # Attach before start so that not a byte of the runner's output is missed.
@@ -360,6 +369,7 @@ class ContainerPool:
                 )
             container = SandboxContainer(container_id, uid, channel, memory_mb)
             container.toolchain = dict(hello.get("paths", {}))
+            container.fork_python = bool(hello.get("fork_python"))
         except BaseException as exc:
             if channel is not None:
                 channel.close()

@@ -13,7 +13,7 @@ import docker.errors
 import pytest
 
 from sandbox.docker_backend import DockerBackend
-from sandbox.docker_pool import LABEL, OWNER_LABEL, DockerOptions
+from sandbox.docker_pool import LABEL, OWNER_LABEL, POOL_LABEL, DockerOptions
 from sandbox.types import ExecRequest, ExecResponse, Program, RunSpec, execute
 
 T = TypeVar("T")
@@ -64,11 +64,11 @@ def started_backend(options: DockerOptions | None = None) -> Iterator[LoopBacken
             runner.run(backend.aclose())
 
 
-def containers_of(owner: str | None = None) -> list[Any]:
-    """Sandbox containers on the engine (all states), those of one owning process if given."""
+def containers_of(owner: str | None = None, pool: str | None = None) -> list[Any]:
+    """Sandbox containers on the engine (all states), those of one owning process or one pool if given."""
     client = docker.from_env(timeout=30)
     try:
-        wanted = [LABEL] + ([f"{OWNER_LABEL}={owner}"] if owner else [])
+        wanted = [LABEL] + ([f"{OWNER_LABEL}={owner}"] if owner else []) + ([f"{POOL_LABEL}={pool}"] if pool else [])
         return list(client.containers.list(all=True, filters={"label": wanted}, ignore_removed=True))
     finally:
         client.close()

@@ -248,8 +248,9 @@ def test_health_is_ok_and_isolated(box: LoopBackend) -> None:
 def test_close_leaves_no_container_behind() -> None:
     with started_backend(DockerOptions(warm_containers=3, max_containers=3)) as box:
         box.execute(Program(language="python", source="print(1)"))
-        assert len(containers_of(owner_identity())) >= 1
-    assert containers_of(owner_identity()) == []
+        pool = box.backend.pool.pool_id
+        assert len(containers_of(owner_identity(), pool)) >= 1
+    assert containers_of(owner_identity(), pool) == []
 
 
 def test_strays_of_a_dead_owner_are_removed_at_start() -> None:
@@ -286,3 +287,32 @@ def test_missing_image_is_unavailable() -> None:
         with pytest.raises(SandboxUnavailable, match=r"docker-setup\.sh"):
             runner.run(backend.start())
         runner.run(backend.aclose())
+
+
+def test_forked_python_runs_see_nothing_of_each_other(box: LoopBackend) -> None:
+    """Python runs are forks of the warm runner: a module patched or a file left by one is gone for the next."""
+    source = (
+        "import os, math, sys\nprint(os.path.exists('/tmp/left'), hasattr(math, 'planted'), sys.argv[1:])\n"
+        "open('/tmp/left', 'w').write('x')\nmath.planted = True\nexit(3)\n"
+    )
+    response = box.execute(
+        Program(language="python", source=source), RunSpec(argv=["a"]), RunSpec(argv=["b"])
+    )
+    assert [(r.stdout, r.exit_code) for r in response.runs] == [
+        ("False False ['a']\n", 3),
+        ("False False ['b']\n", 3),
+    ]
+
+
+def test_python_without_the_fork_server_runs_a_fresh_interpreter() -> None:
+    source = "import sys\nprint(sys.flags.dont_write_bytecode, sys.flags.ignore_environment, input())"
+    with started_backend(DockerOptions(warm_containers=0, fast_python=False)) as slow:
+        [result] = slow.execute(Program(language="python", source=source), RunSpec(stdin="hi\n")).runs
+    assert (result.status, result.stdout) == (ExecStatus.OK, "1 1 hi\n")
+
+
+def test_closing_one_pool_leaves_another_pool_of_the_same_process_running(box: LoopBackend) -> None:
+    with started_backend(DockerOptions(warm_containers=1)) as other:
+        other.execute(Program(language="python", source="print(1)"))
+    assert box.backend.pool.container_ids(), "the module's pool lost its containers"
+    assert run_python(box, "print('still served')") == ("still served\n", ExecStatus.OK)

@@ -37,8 +37,9 @@ REMOVAL_DEADLINE_S = 60.0
 @pytest.fixture(scope="module")
 def box() -> Iterator[LoopBackend]:
     with started_backend(DockerOptions(warm_containers=1, max_containers=4)) as box:
+        pool = box.backend.pool.pool_id
         yield box
-    assert containers_of(owner_identity()) == [], "a sandbox container outlived the backend"
+    assert containers_of(owner_identity(), pool) == [], "a sandbox container outlived the backend"
 
 
 def shm_usage() -> int:
@@ -75,7 +76,7 @@ def processes_in(client: docker.DockerClient, container_id: str) -> list[list[st
 def wait_until_removed(client: docker.DockerClient, container_id: str) -> bool:
     deadline = time.monotonic() + REMOVAL_DEADLINE_S
     while time.monotonic() < deadline:
-        if container_id not in {c.id for c in containers_of(owner_identity())}:
+        if container_id not in {c.id for c in containers_of(owner_identity())}:  # by label, every state
             return True
         time.sleep(0.1)
     return False
@@ -173,8 +174,9 @@ def test_attacks_at_once_then_close_leave_nothing_behind() -> None:
         return list(await asyncio.gather(*(one(a) for a in hostile)))
 
     with started_backend(DockerOptions(warm_containers=2, max_containers=4)) as box:
+        pool = box.backend.pool.pool_id
         results = box.run(scenario(box))
         for attack, result in zip(hostile, results, strict=True):
             assert result.status in attack.expect, (attack.name, result.status, result.message)
-    assert containers_of(owner_identity()) == []
+    assert containers_of(owner_identity(), pool) == []
     assert host_processes_with(DAEMON_MARKER) == []
