@@ -78,10 +78,7 @@ def test_openrlhf_bad_input_gets_the_one_error_shape(live_server: Callable[[Fast
     malformed = _openrlhf_post(f"{base}/v1/openrlhf?rewards=echo:x", {"query": ["1"]})
     assert malformed.status_code == 422 and "not a number" in malformed.json()["error"]["message"]
     missing = _openrlhf_post(f"{base}/v1/openrlhf", {"prompts": ["a"]})
-    assert missing.status_code == 422 and missing.json()["error"]["details"]["errors"][0]["loc"] == [
-        "body",
-        "query",
-    ]
+    assert missing.status_code == 422 and missing.json()["error"]["details"]["errors"][0]["loc"] == ["query"]
 
 
 def test_openrlhf_on_a_keyed_service_takes_the_key_in_the_url(live_server: Callable[[FastAPI], str]) -> None:
