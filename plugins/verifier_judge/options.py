@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from verifier_judge.templates import TemplateSpec
 
@@ -20,6 +20,13 @@ class EndpointOptions(BaseModel):
     requests_per_second: float | None = Field(
         None, gt=0, description="Rate limit of this endpoint (token bucket; null: none)."
     )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"endpoint url must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
 
 
 class JudgeOptions(BaseModel):

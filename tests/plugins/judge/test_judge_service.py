@@ -54,6 +54,11 @@ def test_unknown_default_template_fails_startup() -> None:
         build({"default_template": "nope"})
 
 
+def test_endpoint_url_without_scheme_fails_startup() -> None:
+    with pytest.raises(PluginError, match="must start with http"):
+        build({"endpoints": [{"url": "judge:8000"}]})
+
+
 def test_misspelt_option_fails_startup() -> None:
     with pytest.raises(PluginError, match="endpoint"):
         build({"endpoint": "http://127.0.0.1:1"})
