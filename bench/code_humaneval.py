@@ -136,7 +136,12 @@ def optional_backends() -> dict[str, Callable[[], Backend]]:
     """Backends beyond ``process``: the docker backend's warm pool (skipped, with the reason, without an engine)."""
     from sandbox.docker_backend import DockerBackend, DockerOptions
 
-    return {"docker, warm container + runner": lambda: DockerBackend(DockerOptions(warm_containers=1))}
+    return {
+        "docker, warm container, runner fork": lambda: DockerBackend(DockerOptions(warm_containers=1)),
+        "docker, warm container, fresh interpreter": lambda: DockerBackend(
+            DockerOptions(warm_containers=1, fast_python=False)
+        ),
+    }
 
 
 def main() -> None:
@@ -185,7 +190,7 @@ def main() -> None:
             print(f"  {name}: unavailable ({type(exc).__name__}: {exc})")
     per_program: dict[str, Callable[[], Backend]] = {
         "process, bubblewrap, fork server": variants["process, bubblewrap, fork server"],
-        **optional_backends(),
+        "docker, warm container, runner fork": optional_backends()["docker, warm container, runner fork"],
     }
     for name, factory in per_program.items():
         label = f"{name.split(',')[0]}: new program per run (prepare+run+release)"
