@@ -18,6 +18,7 @@ is long enough for a detector to be right.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -77,31 +78,32 @@ def _cjk_word(run: str) -> tuple[str, str, float]:
     return "han", run, len(run) / ZH_CHARS_PER_WORD
 
 
-def token_words(token: str) -> list[tuple[str, str, float]]:
+@functools.lru_cache(maxsize=1 << 16)  # words repeat: a chain of thought says "the" and "we" many times
+def token_words(token: str) -> tuple[tuple[str, str, float], ...]:
     """The counted words in one whitespace token without CJK characters: ``(script, word, weight)``.
 
     Usually one entry; a token mixing scripts (``Москва-city``) gives one per script.
     """
     core = _strip_punctuation(token)
     if not core or _CODE_LIKE.search(core):
-        return []
+        return ()
     runs = script_runs(core)
     if not runs:
-        return []
+        return ()
     if len(runs) == 1 and len(core) == 1 and runs[0][0] in ALPHABETS:
-        return []  # a lone letter: a variable such as x or α
+        return ()  # a lone letter: a variable such as x or α
     by_script: dict[str, str] = {}
     for script, run in runs:
         by_script[script] = by_script.get(script, "") + run
     if len(by_script) == 1:
         script = next(iter(by_script))
         if script in UNSPACED_SCRIPTS:
-            return [(script, core, len(by_script[script]) / UNSPACED_CHARS_PER_WORD)]
-        return [(script, core, 1.0)]
-    return [
+            return ((script, core, len(by_script[script]) / UNSPACED_CHARS_PER_WORD),)
+        return ((script, core, 1.0),)
+    return tuple(
         (script, letters, len(letters) / UNSPACED_CHARS_PER_WORD if script in UNSPACED_SCRIPTS else 1.0)
         for script, letters in by_script.items()
-    ]
+    )
 
 
 def segments(masked_text: str) -> list[Segment]:
@@ -110,23 +112,28 @@ def segments(masked_text: str) -> list[Segment]:
     for line_number, line in enumerate(masked_text.split("\n")):
         current: Segment | None = None
         start = end = 0
+        lead: int | None = None  # where uncounted tokens before a segment's first word begin ("A soma")
         for match in _UNIT.finditer(line):
             kind, text = match.lastgroup, match.group()
+            pieces: tuple[tuple[str, str, float], ...]
             if kind == "stop":
                 _close(result, current, line, start, end)
-                current = None
+                current, lead = None, None
                 continue
             if kind == "cjk":
-                pieces, ends_sentence = [_cjk_word(text)], False
+                pieces, ends_sentence = (_cjk_word(text),), False
             else:
                 pieces = token_words(text)
                 ends_sentence = text.rstrip(_CLOSERS).endswith(_SENTENCE_END)
+                if not pieces and current is None and lead is None:
+                    lead = match.start()
             for script, word, weight in pieces:
                 if current is not None and family(current.script) != family(script):
                     _close(result, current, line, start, end)
                     current = None
                 if current is None:
-                    current, start = Segment(script, line_number), match.start()
+                    current, start = Segment(script, line_number), match.start() if lead is None else lead
+                    lead = None
                 elif script == "kana":
                     current.script = "kana"  # a Han run beside kana is Japanese
                 current.words.append(word)
@@ -134,7 +141,7 @@ def segments(masked_text: str) -> list[Segment]:
                 end = match.end()
             if ends_sentence:
                 _close(result, current, line, start, end)
-                current = None
+                current, lead = None, None
         _close(result, current, line, start, end)
     return result
 
