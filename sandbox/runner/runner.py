@@ -239,12 +239,14 @@ def warm_up() -> None:
     for name in PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
-    os.makedirs("/tmp/warm", exist_ok=True)
-    script = "/tmp/warm/warm.py"
-    with open(script, "w") as f:
-        f.write("import typing\n")
-    runpy.run_path(script, run_name="__main__")
-    shutil.rmtree("/tmp/warm")
+    # runpy's own lazy imports, paid here rather than in every fork; a read-only /tmp only costs speed.
+    with contextlib.suppress(OSError):
+        os.makedirs("/tmp/warm", exist_ok=True)
+        script = "/tmp/warm/warm.py"
+        with open(script, "w") as f:
+            f.write("import typing\n")
+        runpy.run_path(script, run_name="__main__")
+        shutil.rmtree("/tmp/warm")
 
 
 def run_program(request: dict[str, Any]) -> dict[str, Any]:
