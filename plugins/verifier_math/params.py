@@ -57,6 +57,11 @@ class MathOptions(BaseModel):
     workers: int | None = Field(
         default=None, ge=1, le=256, description="worker processes; default: CPU count"
     )
+    own_sessions: bool = Field(
+        default=False,
+        description="start each worker in its own session (setsid): where the kernel groups CPU time by session "
+        "(Linux autogroup), workers then get a share each instead of splitting the service's one share",
+    )
     memory_limit_mb: int = Field(
         default=1024, ge=128, description="address-space cap (RLIMIT_AS) of each worker process"
     )

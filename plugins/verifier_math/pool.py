@@ -19,10 +19,13 @@ is ready in milliseconds rather than the half second an import takes.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import ctypes
+import itertools
 import logging
 import multiprocessing
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -37,6 +40,10 @@ log = logging.getLogger(__name__)
 
 RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)
 """Backoff between attempts to start a replacement worker; the last delay repeats."""
+AFFINITY_WINDOW = 64
+"""How far down the queue of waiting jobs a free worker looks for one whose gold answer it has cached."""
+MAX_PASSED_OVER = 8
+"""How often the job at the front of the queue may be passed over for such a job."""
 DIRECT_SEND_CHARS = 8000
 """Jobs up to this many characters (at most 32 KB pickled) fit in a pipe buffer and are sent without a thread."""
 
@@ -48,6 +55,14 @@ class _Worker:
     phase: Any  # a shared c_int (multiprocessing.sharedctypes), written by the worker
     jobs: int = 0
     busy: bool = False
+    golds: OrderedDict[str, None] = field(default_factory=OrderedDict)  # what its gold cache holds (LRU)
+
+
+@dataclass(eq=False)
+class _Waiter:
+    key: str
+    future: asyncio.Future[_Worker]
+    passed_over: int = 0
 
 
 @dataclass
@@ -81,6 +96,7 @@ class WorkerPool:
         limits: GuardLimits,
         gold_cache_size: int,
         memory_limit_mb: int,
+        own_sessions: bool = False,
         kill_grace_s: float,
         start_timeout_s: float,
         start_method: str = "forkserver",
@@ -89,13 +105,15 @@ class WorkerPool:
         self.limits = limits
         self.gold_cache_size = gold_cache_size
         self.memory_limit_mb = memory_limit_mb
+        self.own_sessions = own_sessions
         self.kill_grace_s = kill_grace_s
         self.start_timeout_s = start_timeout_s
         self._ctx = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
             self._ctx.set_forkserver_preload(["verifier_math.worker"])
         self._workers: set[_Worker] = set()
-        self._idle: asyncio.Queue[_Worker] | None = None
+        self._idle: list[_Worker] = []
+        self._waiters: collections.deque[_Waiter] = collections.deque()
         self._tasks: set[asyncio.Task[None]] = set()
         self._replaced = 0
         self._start_error: str | None = None
@@ -107,7 +125,6 @@ class WorkerPool:
         if self._started:
             return
         self._started = True
-        self._idle = asyncio.Queue()
         results = await asyncio.gather(
             *(asyncio.to_thread(self._spawn) for _ in range(self.size)), return_exceptions=True
         )
@@ -125,6 +142,11 @@ class WorkerPool:
         for task in list(self._tasks):
             task.cancel()
         workers, self._workers = list(self._workers), set()
+        self._idle.clear()
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.future.done():
+                waiter.future.set_exception(PoolError("the math worker pool is closed"))
         await asyncio.gather(*(asyncio.to_thread(_stop, w) for w in workers))
 
     def stats(self) -> PoolStats:
@@ -144,8 +166,10 @@ class WorkerPool:
     async def run(self, job: Job) -> Verdict:
         """Grade one job on the next idle worker, within its deadline."""
         died_once = False
+        key = job.gold.strip()
         while True:
-            worker = await self._checkout()
+            worker = await self._checkout(key)
+            self._remember_gold(worker, key)  # now, so that other workers leave the rest of its group alone
             try:
                 verdict = await self._exchange(worker, job)
             except _WorkerDied:
@@ -168,28 +192,86 @@ class WorkerPool:
                 self._checkin(worker)
             return verdict
 
-    async def _checkout(self) -> _Worker:
-        if not self._started or self._idle is None:
-            raise PoolError(
-                "the math worker pool is not running (the host did not enter the reward's lifespan)"
-            )
-        while True:
-            if self._closed:
-                raise PoolError("the math worker pool is closed")
-            if not self._workers and self._start_error is not None:
-                raise PoolError(f"no math worker process can be started: {self._start_error}")
-            try:
-                worker = await asyncio.wait_for(self._idle.get(), timeout=1.0)
-            except TimeoutError:
-                continue
+    async def _checkout(self, key: str) -> _Worker:
+        """An idle worker, preferably one that has this gold answer cached; else wait for one."""
+        if not self._started:
+            raise PoolError("the math worker pool is not running (the host did not enter the reward's lifespan)")
+        self._check_usable()
+        worker = self._take_idle(key)
+        if worker is not None:
             worker.busy = True
             return worker
+        waiter = _Waiter(key, asyncio.get_running_loop().create_future())
+        self._waiters.append(waiter)
+        try:
+            while True:
+                done, _ = await asyncio.wait({waiter.future}, timeout=1.0)
+                if done:
+                    worker = waiter.future.result()
+                    worker.busy = True
+                    return worker
+                self._check_usable()
+        except BaseException:
+            if waiter.future.done() and not waiter.future.cancelled() and waiter.future.exception() is None:
+                self._checkin(waiter.future.result())  # handed over just as we gave up: pass it on
+            else:
+                waiter.future.cancel()
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            raise
+
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise PoolError("the math worker pool is closed")
+        if not self._workers and self._start_error is not None:
+            raise PoolError(f"no math worker process can be started: {self._start_error}")
+
+    def _take_idle(self, key: str) -> _Worker | None:
+        for i, worker in enumerate(self._idle):
+            if key in worker.golds:
+                return self._idle.pop(i)
+        return self._idle.pop() if self._idle else None
 
     def _checkin(self, worker: _Worker) -> None:
-        assert self._idle is not None
+        """Hand a free worker to a waiting job (one whose gold it has cached, if one is near the front of the
+        queue), or keep it idle. The job at the front is passed over at most ``MAX_PASSED_OVER`` times."""
         worker.busy = False
-        if worker in self._workers:
-            self._idle.put_nowait(worker)
+        if worker not in self._workers:
+            return
+        while self._waiters and self._waiters[0].future.done():
+            self._waiters.popleft()
+        if not self._waiters:
+            self._idle.append(worker)
+            return
+        chosen = 0
+        front = self._waiters[0]
+        match = self._waiting_for(worker)
+        if match and front.passed_over < MAX_PASSED_OVER:
+            front.passed_over += 1
+            chosen = match
+        waiter = self._waiters[chosen]
+        del self._waiters[chosen]
+        waiter.future.set_result(worker)
+
+    def _waiting_for(self, worker: _Worker) -> int | None:
+        """The position of the first waiting job near the front whose gold ``worker`` has cached, else of the
+        first whose gold no other worker has (so that two workers do not both parse one group's gold)."""
+        others = [w.golds for w in self._workers if w is not worker]
+        unclaimed = None
+        for i, waiter in enumerate(itertools.islice(self._waiters, AFFINITY_WINDOW)):
+            if waiter.future.done():
+                continue
+            if waiter.key in worker.golds:
+                return i
+            if unclaimed is None and not any(waiter.key in golds for golds in others):
+                unclaimed = i
+        return unclaimed
+
+    def _remember_gold(self, worker: _Worker, key: str) -> None:
+        worker.golds[key] = None
+        worker.golds.move_to_end(key)
+        while len(worker.golds) > self.gold_cache_size:
+            worker.golds.popitem(last=False)
 
     async def _exchange(self, worker: _Worker, job: Job) -> Verdict:
         loop = asyncio.get_running_loop()
@@ -222,11 +304,11 @@ class WorkerPool:
         return verdict
 
     def _adopt(self, worker: _Worker) -> None:
-        if self._closed or self._idle is None:
+        if self._closed or not self._started:
             _stop(worker)
             return
         self._workers.add(worker)
-        self._idle.put_nowait(worker)
+        self._checkin(worker)
 
     def _discard(self, worker: _Worker) -> None:
         """Kill and forget a worker, and start its replacement."""
@@ -269,7 +351,7 @@ class WorkerPool:
         phase = self._ctx.RawValue(ctypes.c_int, int(Phase.IDLE))
         process = self._ctx.Process(  # type: ignore[attr-defined]
             target=_worker_main,
-            args=(child, phase, self.limits, self.gold_cache_size, self.memory_limit_mb),
+            args=(child, phase, self.limits, self.gold_cache_size, self.memory_limit_mb, self.own_sessions),
             name="verifier-math-worker",
             daemon=True,
         )
@@ -312,9 +394,7 @@ def _crashed(phase: Phase) -> Verdict:
 
 def _overran(phase: Phase, timeout_s: float) -> Verdict:
     if phase == Phase.GOLD:
-        return gold_failure(
-            "reference_timeout", f"parsing the reference answer took longer than {timeout_s:g} s"
-        )
+        return gold_failure("reference_timeout", f"parsing the reference answer took longer than {timeout_s:g} s")
     return Verdict(0.0, "timeout", note=f"grading took longer than {timeout_s:g} s; the worker was killed")
 
 

@@ -46,6 +46,7 @@ class MathReward:
             ),
             gold_cache_size=options.gold_cache_size,
             memory_limit_mb=options.memory_limit_mb,
+            own_sessions=options.own_sessions,
             kill_grace_s=options.kill_grace_s,
             start_timeout_s=options.start_timeout_s,
         )

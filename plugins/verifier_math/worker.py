@@ -28,9 +28,16 @@ class ItemDeadline(BaseException):
 
 
 def serve(
-    conn: Connection, phase: Any, limits: GuardLimits, gold_cache_size: int, memory_limit_mb: int
+    conn: Connection,
+    phase: Any,
+    limits: GuardLimits,
+    gold_cache_size: int,
+    memory_limit_mb: int,
+    own_session: bool = False,
 ) -> None:
     """Run until the pipe closes. ``phase`` is a shared ``c_int`` the pool reads when it has to kill us."""
+    if own_session:
+        os.setsid()
     limit = memory_limit_mb * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the service, which stops us itself

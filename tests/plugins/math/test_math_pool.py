@@ -187,6 +187,15 @@ def test_gold_answers_are_parsed_once_per_worker() -> None:
     assert (info.misses, info.hits) == (1, 2)
 
 
+def test_workers_can_run_in_their_own_sessions() -> None:
+    with PoolThread(MathOptions(workers=2, own_sessions=True)) as pool:
+        assert all(os.getsid(pid) == pid for pid in stats(pool).pids)
+        normal, _ = batch_with(pool, [])
+        assert_normal_scored(normal)
+    with PoolThread(MathOptions(workers=1)) as pool:
+        assert all(os.getsid(pid) == os.getsid(0) for pid in stats(pool).pids)
+
+
 def test_health_reports_the_pool_and_the_reward_pickles_without_it() -> None:
     reward = MathReward(MathOptions(workers=2))
     assert reward.health().status == "down"
