@@ -72,7 +72,8 @@ async def judged(url: str, model: str, rows: list[dict[str, str]], concurrency: 
     options = {"endpoints": [{"url": url, "max_concurrency": concurrency}], "model": model,
                "templates": {"short": {"user": TEMPLATE}}, "default_template": "short",
                "max_tokens": max_tokens, "response_format": "none"}
-    [reward] = verifier_judge.register_rewards(config=PluginConfig("judge", options))
+    rewards = verifier_judge.register_rewards(config=PluginConfig("judge", options))
+    reward = next(r for r in rewards if r.name == "judge")
     batch = [RewardItem(index=i, prompt=r["prompt"], completion=r["answer"], params=reward.params())
              for i, r in enumerate(rows)]
     assert reward.lifespan is not None

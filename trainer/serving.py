@@ -1,4 +1,4 @@
-"""An OpenAI-compatible chat-completions server over transformers ``generate``: the CPU fallback for vLLM.
+"""An OpenAI-compatible model server over transformers: the CPU fallback for vLLM.
 
     app = create_app(Path("runs/tiny/model"))          # or: serve(Path(...), port=8001)
 
@@ -7,7 +7,9 @@ protocol the judge client and rejection sampling use: ``n``, ``temperature`` (0 
 ``max_tokens``, ``seed``, ``stop``, ``usage`` and OpenAI-shaped errors (``{"error": {"message", "type",
 "param", "code"}}``). Requests are generated one at a time (a CPU has no batch to win); structured output
 (``response_format`` other than text) and streaming are refused with a 400 naming the parameter, as a server
-without them should, so clients can fall back. On a GPU, run ``vllm serve`` instead: same wire protocol.
+without them should, so clients can fall back. A sequence-classification model directory (an outcome
+reward model) is served on vLLM's ``/pooling`` instead: its logits for chat ``messages`` or text ``input``.
+On a GPU, run ``vllm serve`` instead: same wire protocol.
 """
 
 from __future__ import annotations
@@ -144,6 +146,56 @@ class Generator:
         return choices
 
 
+class PoolingRequest(BaseModel):
+    """vLLM's ``/pooling`` request: chat ``messages`` or a text ``input``; unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str
+    messages: list[ChatMessage] | None = None
+    input: str | list[str] | None = None
+
+
+class Classifier:
+    """A sequence-classification model (an outcome reward model): the logits of the last token."""
+
+    def __init__(self, model_dir: Path) -> None:
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self.torch = torch
+        self.tokenizer = cast(Any, AutoTokenizer.from_pretrained(model_dir))
+        self.model = cast(Any, AutoModelForSequenceClassification.from_pretrained(model_dir))
+        self.model.eval()
+        self.context = int(getattr(self.model.config, "max_position_embeddings", 2048))
+        self._lock = threading.Lock()
+
+    def ids(self, messages: list[ChatMessage] | None, text: str | None) -> list[int]:
+        if messages is not None:
+            if getattr(self.tokenizer, "chat_template", None):
+                conversation = [{"role": m.role, "content": m.text} for m in messages]
+                ids: Any = self.tokenizer.apply_chat_template(conversation, tokenize=True)
+                if isinstance(ids, dict) or hasattr(ids, "keys"):
+                    ids = ids["input_ids"]
+                return [int(i) for i in ids]
+            text = "".join(m.text if m.text.endswith("\n") else m.text + "\n" for m in messages)
+        return [int(i) for i in self.tokenizer(text or "", add_special_tokens=False)["input_ids"]]
+
+    def logits(self, ids: list[int]) -> list[float]:
+        torch = self.torch
+        input_ids = torch.tensor([ids], dtype=torch.long)
+        with self._lock, torch.no_grad():
+            out = self.model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids))
+        return [float(x) for x in out.logits[0].tolist()]
+
+
+def _is_classifier(model_dir: Path) -> bool:
+    from transformers import AutoConfig
+
+    architectures = getattr(AutoConfig.from_pretrained(model_dir), "architectures", None) or []
+    return any(str(a).endswith("ForSequenceClassification") for a in architectures)
+
+
 def create_app(model_dir: Path, *, model_name: str | None = None) -> Any:
     """The FastAPI app serving ``model_dir`` as ``model_name`` (default: the directory's name)."""
     from fastapi import FastAPI, Request
@@ -151,13 +203,20 @@ def create_app(model_dir: Path, *, model_name: str | None = None) -> Any:
     from fastapi.responses import JSONResponse
 
     name = model_name or model_dir.name
-    state: dict[str, Generator] = {}
+    state: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state["generator"] = await asyncio.to_thread(Generator, model_dir)
+        kind = Classifier if await asyncio.to_thread(_is_classifier, model_dir) else Generator
+        state["model"] = await asyncio.to_thread(kind, model_dir)
         yield
         state.clear()
+
+    def loaded(kind: type[Any], what: str) -> Any:
+        model = state["model"]
+        if not isinstance(model, kind):
+            raise OpenAIError(400, f"the model `{name}` does not support {what}", param="model")
+        return model
 
     app = FastAPI(title="r1-verifier CPU model server", lifespan=lifespan)
 
@@ -194,7 +253,7 @@ def create_app(model_dir: Path, *, model_name: str | None = None) -> Any:
         if body.response_format is not None and body.response_format.get("type", "text") != "text":
             raise OpenAIError(400, "response_format other than text is not supported by this server "
                               "(no structured output); ask again without it", param="response_format")
-        generator = state["generator"]
+        generator: Generator = loaded(Generator, "chat completions (it is a sequence classifier: use /pooling)")
         prompt = generator.prompt_ids(body.messages)
         room = generator.context - len(prompt)
         wanted = body.max_completion_tokens or body.max_tokens
@@ -221,6 +280,32 @@ def create_app(model_dir: Path, *, model_name: str | None = None) -> Any:
             "usage": {"prompt_tokens": len(prompt), "completion_tokens": completion_tokens,
                       "total_tokens": len(prompt) + completion_tokens},
         }
+
+    @app.post("/pooling")
+    async def pooling(body: PoolingRequest) -> dict[str, Any]:
+        """The sequence classifier's logits for each input (vLLM's pooling API)."""
+        if body.model != name:
+            raise OpenAIError(404, f"The model `{body.model}` does not exist.", "NotFoundError", "model",
+                              "model_not_found")
+        classifier: Classifier = loaded(Classifier, "pooling (it is a generative model: use /v1/chat/completions)")
+        if body.messages is not None:
+            inputs = [classifier.ids(body.messages, None)]
+        elif body.input is not None:
+            texts = [body.input] if isinstance(body.input, str) else body.input
+            inputs = [classifier.ids(None, t) for t in texts]
+        else:
+            raise OpenAIError(400, "either messages or input is required", param="input")
+        for ids in inputs:
+            if not ids or len(ids) > classifier.context:
+                raise OpenAIError(400, f"This model's maximum context length is {classifier.context} tokens. "
+                                  f"However, you requested {len(ids)} tokens in the input.", param="input")
+        data = []
+        for index, ids in enumerate(inputs):
+            logits = await asyncio.to_thread(classifier.logits, ids)
+            data.append({"index": index, "object": "pooling", "data": logits})
+        tokens = sum(len(i) for i in inputs)
+        return {"id": f"pool-{uuid.uuid4().hex}", "object": "list", "created": int(time.time()), "model": name,
+                "data": data, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
 
     return app
 

@@ -13,14 +13,15 @@ import itertools
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from verifier import Health
 from verifier_judge.errors import JudgeRejected, JudgeUnavailable
-from verifier_judge.options import EndpointOptions, JudgeOptions
+from verifier_judge.options import EndpointOptions, ServerOptions
 
+T = TypeVar("T")
 RETRY_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 
 
@@ -124,10 +125,13 @@ def _reply_of(data: Any, url: str) -> ChatReply:
 
 
 class ChatClient:
-    """Chat completions on a set of endpoints that serve the same judge model."""
+    """Requests to a set of endpoints that serve the same model (chat completions, pooling)."""
 
-    def __init__(self, options: JudgeOptions, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, options: ServerOptions, *, where: str = "endpoints", transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self.options = options
+        self.where = where
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
         self._next = itertools.count()
@@ -167,59 +171,64 @@ class ChatClient:
 
     # ------------------------------------------------------------------ calls
 
-    def _body(self, messages: Sequence[Mapping[str, str]], response_format: Mapping[str, Any] | None) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": self.options.model,
-            "messages": list(messages),
-            "temperature": self.options.temperature,
-            "max_tokens": self.options.max_tokens,
-            "n": 1,
-        }
-        if self.options.seed is not None:
-            body["seed"] = self.options.seed
-        if response_format is not None:
-            body["response_format"] = dict(response_format)
-        return body
-
     async def chat(
-        self, messages: Sequence[Mapping[str, str]], *, response_format: Mapping[str, Any] | None = None
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        response_format: Mapping[str, Any] | None = None,
+        sampling: Mapping[str, Any] | None = None,
     ) -> ChatReply:
-        """One completion; tries every endpoint before giving up with ``JudgeUnavailable``."""
+        """One chat completion (``n`` = 1); ``response_format`` is dropped for endpoints that refused it."""
+
+        def body(endpoint: EndpointState) -> dict[str, Any]:
+            out: dict[str, Any] = {"model": self.options.model, "messages": list(messages), "n": 1, **(sampling or {})}
+            if response_format is not None and endpoint.structured_output:
+                out["response_format"] = dict(response_format)
+            return out
+
+        return await self.request("/v1/chat/completions", body, _reply_of)
+
+    async def request(
+        self, path: str, body: Callable[[EndpointState], dict[str, Any]], parse: Callable[[Any, str], T]
+    ) -> T:
+        """POST ``body(endpoint)`` to ``path``, starting at the next endpoint and failing over to the others;
+        ``parse(json, endpoint url)`` raises ValueError for a 200 that is not the expected answer."""
         if not self.endpoints:
-            raise JudgeUnavailable("the judge has no endpoints configured (plugin_options.judge.endpoints)")
+            raise JudgeUnavailable(f"no endpoints configured ({self.where})")
         start = next(self._next) % len(self.endpoints)
         order = self.endpoints[start:] + self.endpoints[:start]
         failures: list[str] = []
         for endpoint in order:
             try:
-                return await self._chat_on(endpoint, messages, response_format)
+                return await self._request_on(endpoint, path, body, parse)
             except JudgeUnavailable as exc:
                 failures.append(str(exc))
-        raise JudgeUnavailable("no judge endpoint answered: " + "; ".join(failures))
+        raise JudgeUnavailable("no endpoint answered: " + "; ".join(failures))
 
-    async def _chat_on(
+    async def _request_on(
         self,
         endpoint: EndpointState,
-        messages: Sequence[Mapping[str, str]],
-        response_format: Mapping[str, Any] | None,
-    ) -> ChatReply:
-        url = f"{endpoint.url}/v1/chat/completions"
+        path: str,
+        make_body: Callable[[EndpointState], dict[str, Any]],
+        parse: Callable[[Any, str], T],
+    ) -> T:
+        url = f"{endpoint.url}{path}"
         last = "no attempt"
         for attempt in range(self.options.retries + 1):
             wait: float | None = None
-            fmt = response_format if endpoint.structured_output else None
+            body = make_body(endpoint)
             try:
                 if endpoint.limiter is not None:
                     await endpoint.limiter.acquire()
                 async with endpoint.semaphore:
-                    response = await self.http.post(url, json=self._body(messages, fmt), headers=endpoint.headers)
+                    response = await self.http.post(url, json=body, headers=endpoint.headers)
             except httpx.TransportError as exc:  # connection refused/reset, timeouts, protocol errors
                 last = f"{type(exc).__name__}: {exc}".rstrip(": ")
             else:
                 if response.status_code == 200:
                     try:
-                        reply = _reply_of(response.json(), endpoint.url)
-                    except ValueError as exc:  # a 200 that is not a chat completion: a broken server
+                        reply = parse(response.json(), endpoint.url)
+                    except ValueError as exc:  # a 200 that is not the answer: a broken server or proxy
                         last = f"malformed response: {exc}; body starts {response.text[:200]!r}"
                     else:
                         endpoint.last_error = None
@@ -230,7 +239,7 @@ class ChatClient:
                     wait = _retry_after(response)
                 else:
                     message, param = _error_of(response)
-                    if fmt is not None and _refuses_response_format(response.status_code, message, param):
+                    if "response_format" in body and _refuses_response_format(response.status_code, message, param):
                         endpoint.structured_output = False  # ask again in plain text, now and from now on
                         continue
                     raise JudgeRejected(response.status_code, message, param)
@@ -247,7 +256,7 @@ class ChatClient:
         the configured model."""
         if not self.endpoints:
             # Installed but not configured is not a fault of this service: items asking for it get null + error.
-            return Health("ok", "no judge endpoints configured (plugin_options.judge.endpoints): not in use")
+            return Health("ok", f"no endpoints configured ({self.where}): not in use")
         problems: list[str] = []
         answered = 0
         for endpoint in self.endpoints:

@@ -7,6 +7,7 @@ from pydantic import field_validator
 from verifier import PluginConfig, PluginError, Reward, hookimpl
 from verifier_judge.options import JudgeOptions, JudgeParams
 from verifier_judge.reward import JudgeReward
+from verifier_judge.reward_model import RewardModelParams, RewardModelReward
 from verifier_judge.templates import build_templates
 
 
@@ -39,6 +40,7 @@ def register_rewards(config: PluginConfig) -> list[Reward]:
             f"default_template {options.default_template!r} is not a template; configured: {sorted(templates)}",
         )
     scorer = JudgeReward(options, templates)
+    outcome = RewardModelReward(options.reward_model)
     return [
         Reward(
             name="judge",
@@ -47,5 +49,13 @@ def register_rewards(config: PluginConfig) -> list[Reward]:
             params=params_for(sorted(templates)),
             lifespan=scorer.lifespan,
             health=scorer.health,
-        )
+        ),
+        Reward(
+            name="reward_model",
+            description="An outcome reward model's score of prompt + final answer (vLLM pooling API), in [0, 1]",
+            score=outcome,
+            params=RewardModelParams,
+            lifespan=outcome.lifespan,
+            health=outcome.health,
+        ),
     ]

@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from verifier import Health, RewardItem, Score
-from verifier_judge.cache import JudgmentCache, cache_key
-from verifier_judge.client import ChatClient
+from verifier import RewardItem, Score
+from verifier_judge.cache import cache_key
 from verifier_judge.errors import JudgeError
 from verifier_judge.options import JudgeOptions, JudgeParams
 from verifier_judge.parsing import JSON_SCHEMA, normalise, parse_score
+from verifier_judge.served import ServedReward, final_answer
 from verifier_judge.templates import Template
 
 RAW_EXCERPT = 2000
-
-
-def final_answer(completion: str, end_tag: str) -> tuple[str, str]:
-    """The text after the last ``end_tag`` and where it came from (``after_tag`` or ``no_end_tag``: then the
-    whole completion, since it has no separate reasoning)."""
-    _, tag, tail = completion.rpartition(end_tag)
-    if tag:
-        return tail.strip(), "after_tag"
-    return completion.strip(), "no_end_tag"
 
 
 def reference_text(reference: Any) -> str | None:
@@ -44,44 +34,17 @@ class Request:
     values: dict[str, str]
 
 
-class JudgeReward:
+class JudgeReward(ServedReward):
     """Scores a batch through the judge endpoints; owns the HTTP client (lifespan) and the judgment cache."""
 
+    options: JudgeOptions
+
     def __init__(self, options: JudgeOptions, templates: dict[str, Template]) -> None:
-        self.options = options
+        super().__init__(options, where="plugin_options.judge.endpoints")
         self.templates = templates
-        self.client = ChatClient(options)
-        self.cache = JudgmentCache(options.cache_size)
-        self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-        self._health = Health("ok", "not checked yet")
-        self._monitor: asyncio.Task[None] | None = None
-
-    # ------------------------------------------------------------------ host hooks
-
-    def health(self) -> Health:
-        """The last probe's verdict, with what the judge has cost so far."""
-        spent = (
-            f"cache {self.cache.hits} hits / {self.cache.misses} misses, "
-            f"{self.usage['prompt_tokens']} prompt + {self.usage['completion_tokens']} completion tokens"
-        )
-        return Health(self._health.status, f"{self._health.message}; {spent}")
-
-    @contextlib.asynccontextmanager
-    async def lifespan(self) -> AsyncIterator[JudgeReward]:
-        async with self.client:
-            self._health = await self.client.probe()
-            self._monitor = asyncio.create_task(self._watch_health())
-            try:
-                yield self
-            finally:
-                self._monitor.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._monitor
-
-    async def _watch_health(self) -> None:
-        while True:
-            await asyncio.sleep(self.options.health_interval_s)
-            self._health = await self.client.probe()
+        self._sampling: dict[str, Any] = {"temperature": options.temperature, "max_tokens": options.max_tokens}
+        if options.seed is not None:
+            self._sampling["seed"] = options.seed
 
     # ------------------------------------------------------------------ scoring
 
@@ -109,11 +72,10 @@ class JudgeReward:
             return Score(cached["value"], base | cached["details"] | {"cached": True})
         messages = request.template.messages(request.values)
         try:
-            reply = await self.client.chat(messages, response_format=self._response_format())
+            reply = await self.client.chat(messages, response_format=self._response_format(), sampling=self._sampling)
         except JudgeError as exc:
             return Score(None, base, error=str(exc))
-        for k, v in reply.usage.items():
-            self.usage[k] = self.usage.get(k, 0) + v
+        self.count(reply.usage)
         details: dict[str, Any] = {"usage": reply.usage, "endpoint": reply.endpoint}
         parsed = parse_score(reply.content)
         if parsed is None:

@@ -112,3 +112,8 @@ def test_bad_requests_answer_in_openai_error_shape(server: str, body: dict[str, 
 def test_prompt_longer_than_the_context_is_refused(server: str) -> None:
     response = chat(server, messages=[{"role": "user", "content": "1+2=?\n" * 40}])
     assert response.status_code == 400 and "maximum context length is 128" in response.json()["error"]["message"]
+
+
+def test_pooling_is_refused_for_a_generative_model(server: str) -> None:
+    response = httpx.post(f"{server}/pooling", json={"model": "tiny", "input": "1+1=?"})
+    assert response.status_code == 400 and "generative model" in response.json()["error"]["message"]

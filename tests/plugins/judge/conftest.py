@@ -39,18 +39,20 @@ def dead_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def judge_reward(options: dict[str, Any]) -> Reward:
-    [reward] = verifier_judge.register_rewards(config=PluginConfig("judge", options))
-    return reward
+def judge_reward(options: dict[str, Any], name: str = "judge") -> Reward:
+    rewards = verifier_judge.register_rewards(config=PluginConfig("judge", options))
+    return next(r for r in rewards if r.name == name)
 
 
 def options_for(*urls: str, **extra: Any) -> dict[str, Any]:
     return {"endpoints": [{"url": u} for u in urls], "model": "judge-model", "backoff_s": 0.0} | extra
 
 
-def score_batches(options: dict[str, Any], *batches: Sequence[dict[str, Any]]) -> list[list[Score]]:
+def score_batches(
+    options: dict[str, Any], *batches: Sequence[dict[str, Any]], reward_name: str = "judge"
+) -> list[list[Score]]:
     """Score each batch in turn through one reward (one lifespan, so the cache carries over)."""
-    reward = judge_reward(options)
+    reward = judge_reward(options, reward_name)
 
     async def go() -> list[list[Score]]:
         assert reward.lifespan is not None
