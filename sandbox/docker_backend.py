@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import math
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -42,6 +43,8 @@ from sandbox.types import (
 )
 
 __all__ = ["DockerBackend", "DockerOptions", "to_result"]
+
+log = logging.getLogger(__name__)
 
 # Beyond the wall limit, the runner may need a moment to kill leftovers and drain pipes.
 _REPLY_GRACE_S = 15.0
@@ -137,16 +140,36 @@ class DockerBackend:
         if language.name not in self.languages():
             raise UnsupportedLanguage(language.name, f"no toolchain for it in the image {self.options.image}")
         async with self._slots:
-            container = await asyncio.to_thread(self._pool.acquire)
-            prepared = DockerPrepared(self._pool, container, language)
             try:
-                await asyncio.to_thread(prepared.setup, program)
+                prepared = await self._lease(language, program)
+            except SandboxUnavailable as exc:
+                # A container that died while idle (engine restarted, removed by hand) fails its first
+                # request; it is gone now, so one more try on another container before this counts.
+                log.warning("sandbox container unusable (%s); retrying on another", exc)
+                prepared = await self._lease(language, program)
+            try:
                 yield prepared
             finally:
-                # In a thread that outlives a cancellation: the container is always returned or destroyed.
-                await asyncio.shield(
-                    asyncio.to_thread(self._pool.release, container, prepared.recycle_reason)
-                )
+                await self._release(prepared)
+
+    async def _lease(self, language: Language, program: Program) -> DockerPrepared:
+        """A container with ``program`` written (and compiled) in it; on failure the container is released."""
+        container = await asyncio.to_thread(self._pool.acquire)
+        prepared = DockerPrepared(self._pool, container, language)
+        try:
+            await asyncio.to_thread(prepared.setup, program)
+        except BaseException:
+            # Cancelled, or failed: the setup thread may still be talking to the runner, so never reuse it.
+            prepared.recycle_reason = prepared.recycle_reason or "setup did not complete"
+            await self._release(prepared)
+            raise
+        return prepared
+
+    async def _release(self, prepared: DockerPrepared) -> None:
+        # In a thread that outlives a cancellation: the container is always returned or destroyed.
+        await asyncio.shield(
+            asyncio.to_thread(self._pool.release, prepared.container, prepared.recycle_reason)
+        )
 
 
 class DockerPrepared:
@@ -159,6 +182,10 @@ class DockerPrepared:
         self.compile_result: ExecResult | None = None
         self.recycle_reason: str | None = None
         self._lock = asyncio.Lock()
+
+    @property
+    def container(self) -> SandboxContainer:
+        return self._container
 
     @property
     def container_id(self) -> str:

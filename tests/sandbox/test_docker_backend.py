@@ -316,3 +316,16 @@ def test_closing_one_pool_leaves_another_pool_of_the_same_process_running(box: L
         other.execute(Program(language="python", source="print(1)"))
     assert box.backend.pool.container_ids(), "the module's pool lost its containers"
     assert run_python(box, "print('still served')") == ("still served\n", ExecStatus.OK)
+
+
+def test_a_container_that_died_while_idle_is_replaced_transparently() -> None:
+    with started_backend(DockerOptions(warm_containers=1, max_containers=2)) as box:
+        first = box.run(lease_ids(box.backend, "print(1)", 1))[0]
+        client = docker.from_env()
+        try:
+            client.api.kill(first)  # as an engine restart or an operator's `docker rm -f` would
+        finally:
+            client.close()
+        [result] = box.execute(Program(language="python", source="print(2)")).runs
+        assert (result.status, result.stdout) == (ExecStatus.OK, "2\n")
+        assert first not in box.backend.pool.container_ids()
