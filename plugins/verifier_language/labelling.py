@@ -2,7 +2,8 @@
 neighbours.
 
 A detector is right on a sentence and a coin toss on two words. So a segment is *confident* only when
-it has at least ``min_words`` counted words and the detector gives its best in-script language at least
+it has at least ``min_words`` different counted words ("Wait wait wait." has one: repeating a word gives
+the detector no more evidence) and the detector gives its best in-script language at least
 ``min_confidence``. An unconfident segment takes the language of the nearest confident segment of the
 same script family (the previous one on a tie); with none, the target when the target is written in that
 script (benefit of the doubt), else the detector's guess, else the script's most common language.
@@ -60,7 +61,7 @@ def _first_pass(segment: Segment, detector: Detector, min_words: float, min_conf
     if not ranked:
         return _First(None, False, None, frozenset())
     language, probability = ranked[0]
-    confident = segment.weight >= min_words and probability >= min_confidence
+    confident = _evidence(segment) >= min_words and probability >= min_confidence
     plausible = frozenset(code for code, share in ranked if share >= PLAUSIBLE)
     return _First(language if confident else None, confident, language, plausible)
 
@@ -88,7 +89,7 @@ def label(
             continue
         neighbour = _nearest(confident.get(family(segment.script), []), i)
         inherited = None if neighbour is None else first[neighbour].language
-        has_say = segment.weight >= min_words and verdict.guess is not None and verdict.plausible is not None
+        has_say = _evidence(segment) >= min_words and verdict.guess is not None and verdict.plausible is not None
         if inherited is not None and (not has_say or inherited in (verdict.plausible or ())):
             labelled.append(Labelled(segment, inherited, "neighbour"))
         elif (target is not None and writes_in(target, segment.script, unknown=False)
@@ -99,6 +100,11 @@ def label(
         else:
             labelled.append(Labelled(segment, SHARED_DEFAULT.get(segment.script, UNKNOWN), "default"))
     return labelled
+
+
+def _evidence(segment: Segment) -> float:
+    """Counted words of a detector-labelled segment, each different word once."""
+    return min(segment.weight, len({word.casefold() for word in segment.words}))
 
 
 def _nearest(indices: list[int], index: int) -> int | None:

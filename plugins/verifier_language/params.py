@@ -47,7 +47,7 @@ class LanguageParams(BaseModel):
     )
     min_segment_words: float = Field(
         default=2.0, ge=0.0,
-        description="a segment with fewer counted words takes its language from its neighbours",
+        description="a segment with fewer different counted words takes its language from its neighbours",
     )
     min_confidence: float = Field(
         default=0.5, ge=0.0, le=1.0,

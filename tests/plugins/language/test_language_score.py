@@ -208,7 +208,7 @@ def test_script_alone_decides_where_one_language_writes_it(text: str, language: 
 
 @pytest.mark.parametrize(
     ("fragment", "min_words"),
-    [("Voilà.", 2), ("Genau.", 2), ("Bueno.", 2), ("Vale, bien.", 3), ("Also gut.", 3)],
+    [("Voilà.", 2), ("Genau.", 2), ("Bueno.", 2), ("Vale, bien.", 3), ("Also gut.", 3), ("Wait wait wait.", 2)],
 )
 def test_short_latin_fragments_inherit_from_their_neighbours(fragment: str, min_words: int) -> None:
     english = sentences("en")
