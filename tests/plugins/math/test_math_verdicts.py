@@ -31,6 +31,8 @@ def test_plain_pi_equals_latex_pi(grade: Grade, gold: str, pred: str) -> None:
 def test_markdown_bold_answer_is_extracted(grade: Grade) -> None:
     result = grade("73", "Adding the two counts gives a total of **73**")
     assert result.value == 1.0 and result.details["method"] == "bold"
+    result = grade("73", "So the total is **73** apples, not 75.")
+    assert result.value == 1.0 and result.details["method"] == "bold"
 
 
 @pytest.mark.parametrize(
