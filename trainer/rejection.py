@@ -376,6 +376,8 @@ def rejection_sample(config: RejectionConfig) -> Stats:
     """Run (or resume) rejection sampling; write the dataset, the ledger and the stats report; return the stats."""
     from tqdm import tqdm
 
+    if not config.prompts.is_file():
+        raise RecipeError(f"prompts: {config.prompts} does not exist")
     ledger = Ledger(config)
     stats = Stats(restored=ledger.restored)
     sampler = Sampler(config)

@@ -177,6 +177,11 @@ def test_unreachable_policy_stops_the_run_and_marks_nothing_done(
     assert cfg.ledger.read_text() == "" and cfg.output.read_text() == ""
 
 
+def test_missing_prompts_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(RecipeError, match="does not exist"):
+        rejection_sample(config(tmp_path, "http://127.0.0.1:1", "http://127.0.0.1:1"))
+
+
 def test_config_file_paths_are_relative_to_it_and_errors_name_the_file(tmp_path: Path) -> None:
     path = tmp_path / "rs.yaml"
     path.write_text("prompts: p.jsonl\noutput: out/sft.jsonl\npolicy_url: http://x\npolicy_model: m\n"
