@@ -15,7 +15,13 @@ from collections.abc import Sequence
 
 from trainer.errors import RecipeError, TrainerError
 
-COMMANDS = ("trainer.grpo", "trainer.sft", "trainer.mini_r1.command")
+COMMANDS = (
+    "trainer.grpo",
+    "trainer.sft",
+    "trainer.rejection",
+    "trainer.serving",
+    "trainer.mini_r1.command",
+)
 
 
 def parser() -> argparse.ArgumentParser:
