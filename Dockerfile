@@ -13,8 +13,8 @@ RUN apt-get update -q \
         python3 python3-venv ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 RUN python3 -m venv /opt/venv
-# Optional CA bundle and wheels (see docker/extra/README.md).
-COPY docker/extra/ /tmp/extra/
+# Optional CA bundle and wheels (see deploy/build-extra/README.md).
+COPY deploy/build-extra/ /tmp/extra/
 COPY pyproject.toml README.md /src/
 COPY verifier /src/verifier
 COPY sandbox /src/sandbox

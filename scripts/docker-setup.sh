@@ -5,7 +5,7 @@
 #   2. start dockerd if no engine answers,
 #   3. build a minimal Debian base image with debootstrap + `docker import` (skipped when the tag exists),
 #   4. build the sandbox runtime image (sandbox/Dockerfile) on that base,
-#   5. hand pip's CA bundle to the service image build (docker/extra/), for networks that intercept TLS.
+#   5. hand pip's CA bundle to the service image build (deploy/build-extra/), for networks that intercept TLS.
 #
 # Idempotent: a second run only re-checks and lets Docker's build cache answer.
 # Needs root (apt-get, dockerd, debootstrap). Environment knobs, all optional:
@@ -126,7 +126,7 @@ share_ca_bundle() {
     local bundle="${PIP_CERT:-}"
     [[ -n "$bundle" ]] || bundle="$(python3 -m pip config get global.cert 2>/dev/null || true)"
     if [[ -n "$bundle" && -f "$bundle" ]]; then
-        cp "$bundle" "$repo_root/docker/extra/ca-certificates.crt"
+        cp "$bundle" "$repo_root/deploy/build-extra/ca-certificates.crt"
         log "service image builds will trust $bundle"
     fi
 }
