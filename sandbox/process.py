@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ctypes
 import logging
 import os
 import shutil
@@ -76,6 +77,15 @@ class ProcessOptions:
     extra_ro_binds: tuple[str, ...] = ()
 
 
+def _hide_this_process_from_same_user() -> None:
+    """Unisolated programs run as this process's user: make it non-dumpable, so that they cannot read its
+    ``/proc/<pid>/environ`` or memory (the service's API keys). Run as root, nothing stops them: use bubblewrap."""
+    PR_SET_DUMPABLE = 4
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        log.warning("sandbox process backend: prctl(PR_SET_DUMPABLE) failed: errno %d", ctypes.get_errno())
+
+
 def resolve_python(configured: str | None) -> str:
     """A real interpreter path: shims (pyenv) cost ~150 ms per start and do not work in the sandbox."""
     candidates = [configured] if configured else ["/usr/bin/python3", "/usr/local/bin/python3"]
@@ -133,6 +143,7 @@ class ProcessBackend:
                 f"({why if self.options.isolation == 'auto' else 'isolation=none'})"
             )
             log.warning("sandbox process backend: %s", self._degraded_reason)
+            _hide_this_process_from_same_user()
         root = self.options.jobs_dir or tempfile.mkdtemp(prefix="sandbox-")
         self._own_jobs_root = self.options.jobs_dir is None
         self._jobs_root = Path(root) / "jobs"

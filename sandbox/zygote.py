@@ -28,6 +28,8 @@ def encode_frame(message: dict[str, Any]) -> bytes:
     return struct.pack(">I", len(body)) + body
 
 
+ZYGOTE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+
 class Zygote:
     def __init__(self, command: Sequence[str], *, user: int | None = None, group: int | None = None) -> None:
         self._command = list(command)
@@ -62,6 +64,8 @@ class Zygote:
         try:
             self._proc = await asyncio.create_subprocess_exec(
                 *command,
+                # Never the service's environment (API keys...): /proc/<zygote>/environ keeps what it started with.
+                env=ZYGOTE_ENV,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
