@@ -49,7 +49,7 @@ class Grader:
         self.limits = limits
         self.phase = Phase.IDLE
         self._publish = publish
-        self._gold: Callable[[str], tuple[Parsed, str]] = functools.lru_cache(maxsize=gold_cache_size)(
+        self._gold: Callable[[str], tuple[Parsed, str, str]] = functools.lru_cache(maxsize=gold_cache_size)(
             self._parse_gold
         )
 
@@ -64,13 +64,14 @@ class Grader:
     def grade(self, job: Job) -> Verdict:
         self.set_phase(Phase.GOLD)
         try:
-            gold, gold_text = self._gold(job.gold.strip())
+            gold, gold_text, gold_latex = self._gold(job.gold.strip())
         except BadGold as exc:
             return gold_failure("bad_reference", str(exc))
         self.set_phase(Phase.PREDICTION)
-        return self._grade_prediction(job, gold, gold_text)
+        return self._grade_prediction(job, gold, gold_text, gold_latex)
 
-    def _parse_gold(self, gold: str) -> tuple[Parsed, str]:
+    def _parse_gold(self, gold: str) -> tuple[Parsed, str, str]:
+        """The parsed gold, its sympy text (for details) and its normalised LaTeX."""
         if not gold:
             raise BadGold("the reference answer is empty")
         if "\\boxed" in gold or "\\fbox" in gold:
@@ -82,9 +83,9 @@ class Grader:
         parsed = parse_answer(gold)
         if not parsed:
             raise BadGold(f"the reference answer could not be parsed as math: {gold[:200]!r}")
-        return parsed, str(parsed[0])
+        return parsed, str(parsed[0]), gold
 
-    def _grade_prediction(self, job: Job, gold: Parsed, gold_text: str) -> Verdict:
+    def _grade_prediction(self, job: Job, gold: Parsed, gold_text: str, gold_latex: str) -> Verdict:
         extraction = extract_answer(job.region, job.methods)
         if extraction is None and "math_verify" in job.methods:
             return self._grade_math_verify(job, job.region, gold, gold_text)
@@ -92,6 +93,8 @@ class Grader:
             return Verdict(0.0, "no_answer", gold=gold_text)
         seen = {"extracted": extraction.text, "method": extraction.method, "gold": gold_text}
         text = normalise(extraction.text)
+        if text == gold_latex:  # the same text as the reference: no need to parse and compare
+            return Verdict(1.0, "correct", pred=gold_text, **seen)
         refused = refusal(text, self.limits)
         if refused:
             return Verdict(0.0, "rejected", note=refused, **seen)
