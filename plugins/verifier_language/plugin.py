@@ -24,7 +24,7 @@ class LanguageOptions(BaseModel):
     detector: DetectorName = Field(
         default="fasttext",
         description="segment detector: `fasttext` (bundled lid.176 small model; the default: more accurate, "
-        "and the reward runs about 50 times faster than with langdetect, see docs/language.md) or "
+        "and the reward runs 20 to 40 times faster than with langdetect, see docs/language.md) or "
         "`langdetect` (seeded)",
     )
     seed: int = Field(default=0, description="langdetect's random seed; fixed so every worker scores alike")
