@@ -135,6 +135,7 @@ class WorkerPool:
                 self._start_error = f"{type(result).__name__}: {result}"
                 log.error("math worker failed to start: %s", self._start_error)
                 self._schedule_respawn()
+        self._fail_waiters_if_stuck()
 
     async def close(self) -> None:
         """Stop every worker (idle ones politely, busy ones by SIGKILL) and stop replacing them."""
@@ -143,10 +144,7 @@ class WorkerPool:
             task.cancel()
         workers, self._workers = list(self._workers), set()
         self._idle.clear()
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.future.done():
-                waiter.future.set_exception(PoolError("the math worker pool is closed"))
+        self._fail_waiters(PoolError("the math worker pool is closed"))
         await asyncio.gather(*(asyncio.to_thread(_stop, w) for w in workers))
 
     def stats(self) -> PoolStats:
@@ -204,20 +202,15 @@ class WorkerPool:
         waiter = _Waiter(key, asyncio.get_running_loop().create_future())
         self._waiters.append(waiter)
         try:
-            while True:
-                done, _ = await asyncio.wait({waiter.future}, timeout=1.0)
-                if done:
-                    worker = waiter.future.result()
-                    worker.busy = True
-                    return worker
-                self._check_usable()
+            worker = await waiter.future  # failed by close() or when no worker can be started
+            worker.busy = True
+            return worker
         except BaseException:
+            # A cancelled waiter stays queued and is dropped when it reaches the front (``_checkin``).
             if waiter.future.done() and not waiter.future.cancelled() and waiter.future.exception() is None:
-                self._checkin(waiter.future.result())  # handed over just as we gave up: pass it on
+                self._checkin(waiter.future.result())  # handed over just as we were cancelled: pass it on
             else:
                 waiter.future.cancel()
-                with contextlib.suppress(ValueError):
-                    self._waiters.remove(waiter)
             raise
 
     def _check_usable(self) -> None:
@@ -225,6 +218,17 @@ class WorkerPool:
             raise PoolError("the math worker pool is closed")
         if not self._workers and self._start_error is not None:
             raise PoolError(f"no math worker process can be started: {self._start_error}")
+
+    def _fail_waiters(self, error: PoolError) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.future.done():
+                waiter.future.set_exception(error)
+
+    def _fail_waiters_if_stuck(self) -> None:
+        """No worker is alive and the last start failed: waiting jobs get an error instead of waiting."""
+        if not self._workers and self._start_error is not None:
+            self._fail_waiters(PoolError(f"no math worker process can be started: {self._start_error}"))
 
     def _take_idle(self, key: str) -> _Worker | None:
         for i, worker in enumerate(self._idle):
@@ -317,6 +321,7 @@ class WorkerPool:
         self._in_background(lambda: _reap(worker))
         self._replaced += 1
         self._schedule_respawn()
+        self._fail_waiters_if_stuck()
 
     def _schedule_respawn(self) -> None:
         if not self._closed:
@@ -338,6 +343,7 @@ class WorkerPool:
                 self._start_error = f"{type(exc).__name__}: {exc}"
                 delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]
                 log.error("math worker failed to start (retrying in %.1f s): %s", delay, self._start_error)
+                self._fail_waiters_if_stuck()
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue

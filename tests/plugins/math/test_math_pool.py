@@ -9,12 +9,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import pytest
 from verifier_math import MathOptions, MathReward
+from verifier_math.errors import PoolError
 from verifier_math.grading import Grader
 from verifier_math.guards import GuardLimits
 from verifier_math.messages import Job
-from verifier_math.pool import PoolStats
+from verifier_math.pool import PoolStats, WorkerPool
 
 from tests.plugins.math.conftest import Grade, PoolThread, item
 
@@ -216,3 +218,39 @@ def test_a_reference_that_times_out_is_null_and_not_retried_at_the_same_timeout(
         [again] = pool.score([item(slow_gold, "\\boxed{2}", timeout_s=0.2)])
         assert again.value is None and again.details["reason"] == "reference_timeout"
         assert stats(pool).replaced == replaced  # answered from memory: no worker was tied up
+
+
+class _CannotStart(WorkerPool):
+    """A pool on a machine where no process can be started (a stand-in: this cannot be caused reliably here)."""
+
+    def _spawn(self) -> Any:
+        raise PoolError("fork failed: resource temporarily unavailable")
+
+
+def test_a_pool_without_workers_answers_with_an_error_not_a_score() -> None:
+    async def go() -> None:
+        pool = _CannotStart(
+            2, limits=GuardLimits(), gold_cache_size=8, memory_limit_mb=1024, kill_grace_s=1.0, start_timeout_s=5.0
+        )
+        await pool.start()
+        try:
+            assert pool.stats().alive == 0 and pool.stats().start_error
+            job = Job("1", "\\boxed{1}", ("boxed",), 6, True, False, True, 5.0)
+            with pytest.raises(PoolError, match="no math worker process can be started"):
+                await pool.run(job)
+        finally:
+            await pool.close()
+
+    anyio.run(go)
+
+
+def test_a_cancelled_batch_gives_every_worker_back() -> None:
+    with PoolThread(MathOptions(workers=2)) as pool:
+        many = [item("\\frac{1}{2}", f"\\boxed{{{i}/{2 * i}}}", i) for i in range(1, 300)]
+        cancelled = pool.submit(many)
+        wait_for(lambda: len(stats(pool).busy_pids) > 0, "the batch to start")
+        cancelled.cancel()
+        normal, _ = batch_with(pool, [])
+        assert_normal_scored(normal)
+        wait_for(lambda: stats(pool).alive == 2, "the pool to be full")
+        wait_for(lambda: stats(pool).busy == 0, "the workers to be idle")
