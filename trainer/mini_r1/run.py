@@ -41,12 +41,12 @@ class MiniR1Config:
     task: TaskSpec = field(default_factory=lambda: TaskSpec(n_terms=3, low=0, high=9))
     model: TinyModelSpec = field(default_factory=TinyModelSpec)
     seed: int = 0
-    n_sft: int = 200
+    n_sft: int = 300
     n_held_out: int = 200
-    sft_epochs: int = 6
+    sft_epochs: int = 12
     sft_learning_rate: float = 3e-3
     sft_batch_size: int = 16
-    grpo_steps: int = 60
+    grpo_steps: int = 50
     grpo_prompts_per_step: int = 8
     num_generations: int = 8
     grpo_learning_rate: float = 5e-4
@@ -109,7 +109,7 @@ def sft_recipe(config: MiniR1Config, model_dir: Path, out_dir: Path) -> dict[str
             "num_train_epochs": config.sft_epochs,
             "per_device_train_batch_size": config.sft_batch_size,
             "learning_rate": config.sft_learning_rate,
-            "lr_scheduler_type": "cosine",
+            "lr_scheduler_type": "constant_with_warmup",
             "warmup_steps": 10,
             "seed": config.seed,
             "logging_steps": 10,
