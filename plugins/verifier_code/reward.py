@@ -29,6 +29,7 @@ from verifier import Health, RewardItem, Score
 from verifier_code.compare import tokens_match, values_match
 from verifier_code.extract import ExtractMode, extract_program
 from verifier_code.harness import HARNESS
+from verifier_code.metrics import PROGRAMS_IN_FLIGHT, record_runs
 from verifier_code.suite import AssertSuite, CallSuite, StdioSuite, Suite, UnusableReference, parse_reference
 
 EXCERPT = 200
@@ -185,9 +186,14 @@ class CodeReward:
             program = Program(
                 language="python", source=HARNESS, files={"solution.py": source, "tests.py": suite.test}
             )
-        response = await self.executor.execute(
-            ExecRequest(program=program, runs=runs, stop_on_failure=params.stop_on_first_failure)
-        )
+        exec_request = ExecRequest(program=program, runs=runs, stop_on_failure=params.stop_on_first_failure)
+        try:
+            with PROGRAMS_IN_FLIGHT.track_inprogress():
+                response = await self.executor.execute(exec_request)
+        except SandboxUnavailable:
+            record_runs([ExecStatus.SANDBOX_ERROR.value] * len(runs), language.name)  # none of them ran
+            raise
+        record_runs([result.status.value for result in response.runs], language.name)
         compile_error = None
         if response.compile is not None and response.compile.status is ExecStatus.COMPILE_ERROR:
             compile_error = _cut(response.compile.stderr or response.compile.message, 2000)
