@@ -7,6 +7,8 @@ import json
 from collections import OrderedDict
 from typing import Any
 
+from verifier_judge.metrics import CACHE_LOOKUPS
+
 
 def cache_key(model: str, template: str, prompt: str, answer: str, reference: str | None) -> str:
     """A digest of everything that decides a judgment (the template's full text, not only its name)."""
@@ -17,8 +19,10 @@ def cache_key(model: str, template: str, prompt: str, answer: str, reference: st
 class JudgmentCache:
     """Least recently used first out; ``size`` 0 keeps nothing."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, reward: str = "judge") -> None:
         self.size = size
+        self._hit = CACHE_LOOKUPS.labels(reward, "hit")
+        self._miss = CACHE_LOOKUPS.labels(reward, "miss")
         self._data: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.hits = 0
         self.misses = 0
@@ -27,9 +31,11 @@ class JudgmentCache:
         value = self._data.get(key)
         if value is None:
             self.misses += 1
+            self._miss.inc()
             return None
         self._data.move_to_end(key)
         self.hits += 1
+        self._hit.inc()
         return value
 
     def put(self, key: str, value: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ import httpx
 
 from verifier import Health
 from verifier_judge.errors import JudgeRejected, JudgeUnavailable
+from verifier_judge.metrics import record_call
 from verifier_judge.options import EndpointOptions, ServerOptions
 
 T = TypeVar("T")
@@ -128,10 +129,16 @@ class ChatClient:
     """Requests to a set of endpoints that serve the same model (chat completions, pooling)."""
 
     def __init__(
-        self, options: ServerOptions, *, where: str = "endpoints", transport: httpx.AsyncBaseTransport | None = None
+        self,
+        options: ServerOptions,
+        *,
+        where: str = "endpoints",
+        transport: httpx.AsyncBaseTransport | None = None,
+        reward: str = "judge",
     ) -> None:
         self.options = options
         self.where = where
+        self.reward = reward  # labels this client's calls in the metrics
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
         self._next = itertools.count()
@@ -241,12 +248,16 @@ class ChatClient:
                     message, param = _error_of(response)
                     if "response_format" in body and _refuses_response_format(response.status_code, message, param):
                         endpoint.structured_output = False  # ask again in plain text, now and from now on
+                        record_call(self.reward, endpoint.url, "retried")
                         continue
+                    record_call(self.reward, endpoint.url, "error")
                     raise JudgeRejected(response.status_code, message, param)
             if attempt < self.options.retries:
+                record_call(self.reward, endpoint.url, "retried")
                 backoff = self.options.backoff_s * 2**attempt
                 await asyncio.sleep(min(self.options.max_backoff_s, wait if wait is not None else backoff))
         endpoint.last_error = last
+        record_call(self.reward, endpoint.url, "error")
         raise JudgeUnavailable(f"{endpoint.url}: {last} (after {self.options.retries + 1} attempts)")
 
     # ------------------------------------------------------------------ health

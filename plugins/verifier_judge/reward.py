@@ -81,7 +81,9 @@ class JudgeReward(ServedReward):
         if parsed is None:
             details["raw"] = reply.content[:RAW_EXCERPT]
             error = "the judge's reply holds no score from 1 to 10"
+            self.answered(reply.endpoint, "unparseable")
             return Score(None, base | details | {"cached": False}, error=error)
+        self.answered(reply.endpoint, "ok")
         raw, reason = parsed
         details |= {"raw_score": raw, "reason": reason}
         value = normalise(raw)

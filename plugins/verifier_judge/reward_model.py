@@ -60,6 +60,7 @@ class RewardModelReward(ServedReward):
     """Scores a batch through the reward model's endpoints; one ``/pooling`` request per distinct item."""
 
     options: RewardModelOptions
+    name = "reward_model"
 
     def __init__(self, options: RewardModelOptions) -> None:
         super().__init__(options, where="plugin_options.judge.reward_model.endpoints")
@@ -78,17 +79,19 @@ class RewardModelReward(ServedReward):
             return Score(cached["value"], base | cached["details"] | {"cached": True})
         label = self.options.label_index
         try:
-            raw, usage = await self.client.request(
+            raw, usage, endpoint = await self.client.request(
                 "/pooling",
                 lambda _: {"model": self.options.model, "messages": messages},
-                lambda body, _url: pooled_value(body, label),
+                lambda body, url: (*pooled_value(body, label), url),
             )
         except JudgeError as exc:
             return Score(None, base, error=str(exc))
         self.count(usage)
         value = 1.0 / (1.0 + math.exp(-raw)) if self.options.activation == "sigmoid" else raw
         if not 0.0 <= value <= 1.0:
+            self.answered(endpoint, "unparseable")
             return Score(None, base | {"raw": raw}, error=f"reward {value!r} is outside [0, 1] (activation 'none')")
+        self.answered(endpoint, "ok")
         details = {"raw": raw, "usage": usage}
         self.cache.put(key, {"value": value, "details": details})
         return Score(value, base | details | {"cached": False})

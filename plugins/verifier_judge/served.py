@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Mapping
 from verifier import Health
 from verifier_judge.cache import JudgmentCache
 from verifier_judge.client import ChatClient
+from verifier_judge.metrics import Outcome, record_call, record_tokens
 from verifier_judge.options import ServerOptions
 
 
@@ -24,10 +25,12 @@ def final_answer(completion: str, end_tag: str) -> tuple[str, str]:
 class ServedReward:
     """Owns one ``ChatClient`` (opened by ``lifespan``), a result cache and the tokens spent."""
 
+    name = "judge"  # the reward's name, as the metrics label it
+
     def __init__(self, options: ServerOptions, where: str) -> None:
         self.options = options
-        self.client = ChatClient(options, where=where)
-        self.cache = JudgmentCache(options.cache_size)
+        self.client = ChatClient(options, where=where, reward=self.name)
+        self.cache = JudgmentCache(options.cache_size, reward=self.name)
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         self._health = Health("ok", "not checked yet")
         self._monitor: asyncio.Task[None] | None = None
@@ -35,6 +38,11 @@ class ServedReward:
     def count(self, usage: Mapping[str, int]) -> None:
         for key, value in usage.items():
             self.usage[key] = self.usage.get(key, 0) + value
+        record_tokens(self.name, usage)
+
+    def answered(self, endpoint: str, outcome: Outcome) -> None:
+        """Count an answer the client returned: ``ok``, or ``unparseable`` when it holds no score."""
+        record_call(self.name, endpoint, outcome)
 
     def health(self) -> Health:
         """The last probe's verdict, with what the reward has cost so far."""
