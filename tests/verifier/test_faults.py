@@ -24,6 +24,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from sandbox.docker_pool import owner_identity, process_identity
+from tests.sandbox.docker_support import containers_of, require_docker
 from tests.verifier import plugins_for_tests
 from tests.verifier.test_server import _free_port
 from verifier.client import AsyncVerifierClient
@@ -330,3 +332,145 @@ def test_sigterm_closes_the_math_pool_and_the_sandbox_with_the_server() -> None:
         assert process.wait(timeout=60) in (0, -signal.SIGTERM)
         # Closed by the lifespan before the server exits, not left to notice their parent's death later.
         assert [pid for pid in workers + sandbox if _alive(pid)] == []
+
+
+def _judge_stub(port: int, *flags: str) -> Any:
+    argv = [sys.executable, "-m", "tests.verifier.judge_stub_process", str(port), *flags]
+    return _process(argv, {}, f"http://127.0.0.1:{port}", "/v1/models")
+
+
+def _stub_state(stub_url: str) -> dict[str, Any]:
+    state: dict[str, Any] = httpx.get(f"{stub_url}/stub/state", timeout=10).json()
+    return state
+
+
+@pytest.mark.slow
+def test_stopping_the_judge_endpoint_mid_batch_costs_only_judge_items_and_recovers_after_restart() -> None:
+    stub_port = _free_port()
+    stub_url = f"http://127.0.0.1:{stub_port}"
+    judge = {
+        "endpoints": [{"url": stub_url}],
+        "model": "judge-model",
+        "retries": 1,
+        "backoff_s": 0.2,
+        "health_interval_s": 0.5,
+    }
+    url, server = _verifier(
+        {"VERIFIER_PLUGINS_ALLOW": '["judge", "format"]', "VERIFIER_PLUGIN_OPTIONS": json.dumps({"judge": judge})}
+    )
+    answers = [f"the answer is {n}" for n in range(4)]
+
+    def mixed_batch() -> list[dict[str, Any]]:
+        items = []
+        for i, answer in enumerate(answers):
+            items.append({"id": i, "prompt": "What is it?", "completion": answer, "rewards": ["judge"]})
+            items.append({"id": f"f{i}", "completion": "<think>a</think>b", "rewards": ["format"]})
+        response = httpx.post(f"{url}/v1/verify", json={"items": items}, timeout=120)
+        assert response.status_code == 200
+        results = _check_one_result_per_item(response.json(), [item["id"] for item in items])
+        assert all(r["scores"] == {"format": 1.0} for r in results[1::2])  # the other reward is untouched
+        return results[0::2]
+
+    def judge_down(results: list[dict[str, Any]]) -> bool:
+        return all(r["scores"]["judge"] is None and "no endpoint answered" in r["errors"]["judge"] for r in results)
+
+    with _judge_stub(stub_port, "hang") as stub, server():
+        assert _ready(url)[0] == 200
+        outcome: dict[str, list[dict[str, Any]]] = {}
+        thread = threading.Thread(target=lambda: outcome.update(judge=mixed_batch()))
+        thread.start()
+        try:
+            _wait_until(lambda: _stub_state(stub_url)["in_flight"] == len(answers), "every judge call in flight")
+            _kill_tree(stub.pid)
+            killed_mid_batch = thread.is_alive()
+        finally:
+            thread.join(timeout=120)
+        assert killed_mid_batch
+        assert judge_down(outcome["judge"])
+
+        _wait_until(lambda: _ready(url)[0] == 503, "/readyz to report the judge down", timeout=30)
+        assert _ready(url)[1]["rewards"]["judge"]["status"] == "down"
+        metrics = httpx.get(f"{url}/metrics").text
+        assert 'verifier_reward_health{reward="judge",state="down"} 1.0' in metrics
+        assert f'verifier_judge_calls_total{{endpoint="{stub_url}",outcome="error",reward="judge"}}' in metrics
+        assert judge_down(mixed_batch())  # while it is down: null + error, nothing waits for it
+
+        with _judge_stub(stub_port):
+            # The judge re-probes its endpoints in the background; readiness comes back by itself.
+            _wait_until(lambda: _ready(url)[0] == 200, "/readyz to recover", timeout=30)
+            assert _ready(url)[1]["rewards"]["judge"]["status"] == "ok"
+            results = mixed_batch()
+            assert [r["scores"]["judge"] for r in results] == [7 / 9] * len(answers)  # the stub grades 8 of 10
+            assert not any(r["details"]["judge"]["cached"] for r in results)  # failures were never cached
+            asked = _stub_state(stub_url)["asked"]
+            # The restarted endpoint was asked once per item: nothing lost, nothing asked twice.
+            assert sorted(next(a for a in answers if a in text) for text in asked) == answers
+
+
+VICTIM = 'import os\nos.execvp("sleep", ["sleep", "3071"])\n'  # a marker the host can see in the container
+NAPPER = "import time\ntime.sleep(2)\nprint(int(input()) * 2)\n"
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_killing_a_docker_sandbox_container_mid_run_costs_only_its_item_and_the_pool_recovers() -> None:
+    require_docker()
+    options = {"code": {"backend": "docker", "docker": {"warm_containers": 2, "max_containers": 4}}}
+    url, server = _verifier(
+        {"VERIFIER_PLUGINS_ALLOW": '["code", "format"]', "VERIFIER_PLUGIN_OPTIONS": json.dumps(options)}
+    )
+    good = {"tests": [{"input": "21\n", "output": "42\n"}]}
+
+    def mixed_batch(programs: list[str]) -> list[dict[str, Any]]:
+        items = []
+        for i, program in enumerate(programs):
+            items.append({"id": i, "completion": program, "reference": good, "rewards": ["code"]})
+            items.append({"id": f"f{i}", "completion": "<think>a</think>b", "rewards": ["format"]})
+        body = {"items": items, "params": {"code": {"time_limit_s": 120}}}
+        response = httpx.post(f"{url}/v1/verify", json=body, timeout=300)
+        assert response.status_code == 200
+        results = _check_one_result_per_item(response.json(), [item["id"] for item in items])
+        assert all(r["scores"] == {"format": 1.0} for r in results[1::2])
+        return results[0::2]
+
+    def running_victim(owner: str) -> Any:
+        for container in containers_of(owner=owner):
+            with suppress(Exception):  # a container being recycled right now
+                if any("sleep 3071" in " ".join(p) for p in container.top()["Processes"] or []):
+                    return container
+        return None
+
+    with server() as process:
+        identity = process_identity(process.pid)
+        assert identity is not None
+        owner = owner_identity().partition("/")[0] + "/" + identity
+        _wait_until(lambda: _ready(url)[0] == 200, "the docker pool to be ready")
+        assert [r["scores"]["code"] for r in mixed_batch([NAPPER] * 3)] == [1.0] * 3
+
+        outcome: dict[str, list[dict[str, Any]]] = {}
+        thread = threading.Thread(target=lambda: outcome.update(code=mixed_batch([NAPPER, VICTIM, NAPPER])))
+        thread.start()
+        try:
+            _wait_until(lambda: running_victim(owner) is not None, "the victim program to run", timeout=120)
+            victim = running_victim(owner)
+            victim.kill()  # docker kill: the container and the runner in it die mid-run
+            killed_mid_run = thread.is_alive()
+        finally:
+            thread.join(timeout=300)
+        assert killed_mid_run
+        first, lost, third = outcome["code"]
+        # The docker backend does not retry a run whose container died under it: that item alone is null +
+        # error (a retry would run an untrusted program twice); the programs beside it are scored.
+        assert first["scores"]["code"] == 1.0 and third["scores"]["code"] == 1.0
+        assert lost["scores"]["code"] is None and lost["errors"]["code"].startswith("sandbox error")
+        metrics = httpx.get(f"{url}/metrics").text
+        assert 'verifier_code_sandbox_runs_total{language="python",status="sandbox_error"}' in metrics
+
+        # The broken container is destroyed, not reused; the pool replaces it and scores on.
+        _wait_until(lambda: victim.id not in {c.id for c in containers_of(owner=owner)}, "the dead container gone")
+        assert _ready(url)[1]["rewards"]["code"]["status"] == "ok"
+        assert [r["scores"]["code"] for r in mixed_batch([NAPPER] * 4)] == [1.0] * 4
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) in (0, -signal.SIGTERM)
+    assert containers_of(owner=owner) == [], "the stopped verifier left sandbox containers"
