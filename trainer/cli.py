@@ -20,6 +20,7 @@ COMMANDS = (
     "trainer.sft",
     "trainer.rejection",
     "trainer.serving",
+    "trainer.pipeline",
     "trainer.mini_r1.command",
 )
 
