@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from verifier.errors import PluginError, RewardFailure, VerifierError
 from verifier.hookspecs import hookimpl
+from verifier.metrics import plugin_metric
 from verifier.types import (
     Health,
     Message,
@@ -37,4 +38,5 @@ __all__ = [
     "__version__",
     "hookimpl",
     "message_text",
+    "plugin_metric",
 ]

@@ -9,33 +9,22 @@ with prometheus_client's "Duplicated timeseries".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
 
-from prometheus_client import REGISTRY, Counter, Gauge
+from prometheus_client import Counter, Gauge
+
+from verifier import plugin_metric
 
 __all__ = ["PROGRAMS_IN_FLIGHT", "SANDBOX_RUNS", "record_runs"]
 
-M = TypeVar("M", Counter, Gauge)
 
 
-def _once(kind: type[M], name: str, documentation: str, labels: Sequence[str] = ()) -> M:
-    try:
-        return kind(name, documentation, labels)
-    except ValueError:
-        # prometheus_client offers no public lookup by name; its name map has been stable for years.
-        existing = getattr(REGISTRY, "_names_to_collectors", {}).get(name)
-        if isinstance(existing, kind):
-            return existing
-        raise
-
-
-SANDBOX_RUNS = _once(
+SANDBOX_RUNS = plugin_metric(
     Counter,
     "verifier_code_sandbox_runs",
     "test runs of the code reward by how they ended (sandbox_error: the sandbox failed, not the program)",
     ["status", "language"],
 )
-PROGRAMS_IN_FLIGHT = _once(
+PROGRAMS_IN_FLIGHT = plugin_metric(
     Gauge,
     "verifier_code_programs_in_flight",
     "programs of the code reward handed to the sandbox and not finished (running or waiting for a slot)",

@@ -18,33 +18,23 @@ with prometheus_client's "Duplicated timeseries".
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Literal, TypeVar
+from collections.abc import Mapping
+from typing import Literal
 
-from prometheus_client import REGISTRY, Counter
+from prometheus_client import Counter
+
+from verifier import plugin_metric
 
 __all__ = ["CACHE_LOOKUPS", "CALLS", "TOKENS", "Outcome", "record_call", "record_tokens"]
 
-M = TypeVar("M", bound=Counter)
 Outcome = Literal["ok", "retried", "error", "unparseable"]
 
 
-def _once(kind: type[M], name: str, documentation: str, labels: Sequence[str] = ()) -> M:
-    try:
-        return kind(name, documentation, labels)
-    except ValueError:
-        # prometheus_client offers no public lookup by name; its name map has been stable for years.
-        existing = getattr(REGISTRY, "_names_to_collectors", {}).get(name)
-        if isinstance(existing, kind):
-            return existing
-        raise
-
-
-CALLS = _once(
+CALLS = plugin_metric(
     Counter, "verifier_judge_calls", "HTTP attempts to the model servers by outcome", ["reward", "endpoint", "outcome"]
 )
-CACHE_LOOKUPS = _once(Counter, "verifier_judge_cache_lookups", "result cache lookups", ["reward", "result"])
-TOKENS = _once(Counter, "verifier_judge_tokens", "tokens the model servers reported using", ["reward", "kind"])
+CACHE_LOOKUPS = plugin_metric(Counter, "verifier_judge_cache_lookups", "result cache lookups", ["reward", "result"])
+TOKENS = plugin_metric(Counter, "verifier_judge_tokens", "tokens the model servers reported using", ["reward", "kind"])
 
 _TOKEN_KINDS = {"prompt_tokens": "prompt", "completion_tokens": "completion"}
 

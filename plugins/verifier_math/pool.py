@@ -147,6 +147,11 @@ class WorkerPool:
         self._fail_waiters(PoolError("the math worker pool is closed"))
         await asyncio.gather(*(asyncio.to_thread(_stop, w) for w in workers))
 
+    @property
+    def waiting(self) -> int:
+        """Items queued for a free worker."""
+        return len(self._waiters)
+
     def stats(self) -> PoolStats:
         busy = sorted(w.process.pid or 0 for w in self._workers if w.busy)
         return PoolStats(
@@ -167,6 +172,10 @@ class WorkerPool:
         key = job.gold.strip()
         while True:
             worker = await self._checkout(key)
+            if not worker.process.is_alive():
+                # It died while idle (killed, say): not this item's doing, so it costs the item nothing.
+                self._discard(worker)
+                continue
             self._remember_gold(worker, key)  # now, so that other workers leave the rest of its group alone
             try:
                 verdict = await self._exchange(worker, job)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from verifier import Health, RewardItem, Score
+from verifier_math import metrics
 from verifier_math.errors import PoolError
 from verifier_math.extract import THINK_CLOSE, THINK_OPEN, answer_region
 from verifier_math.guards import GuardLimits
@@ -51,6 +52,7 @@ class MathReward:
             start_timeout_s=options.start_timeout_s,
         )
         await pool.start()
+        metrics.track(pool)
         self._pool = pool
         try:
             yield

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
 from verifier.client import VerifierClient
 from verifier.http import create_app
@@ -87,3 +90,48 @@ def test_per_request_params_reach_the_workers(live_server: Callable[[FastAPI], s
     response = httpx.post(f"{url}/v1/verify", json=body, timeout=120)
     assert response.status_code == 200, response.text
     assert [r["scores"]["math"] for r in response.json()["results"]] == [1.0, 1.0, 0.0]
+
+
+GAUGES = (
+    "verifier_math_workers",
+    "verifier_math_workers_alive",
+    "verifier_math_workers_busy",
+    "verifier_math_workers_replaced",
+    "verifier_math_queue_depth",
+)
+
+
+def _gauges(url: str) -> dict[str, float]:
+    text = httpx.get(f"{url}/metrics", timeout=30).text
+    return {
+        name: float(value)
+        for line in text.splitlines()
+        if line.startswith("verifier_math_")
+        for name, value in [line.rsplit(" ", 1)]
+    }
+
+
+def test_pool_gauges_on_metrics_follow_the_pool(live_server: Callable[[FastAPI], str]) -> None:
+    # Other pools of this test process (other tests' fixtures) count too: compare with what was there before.
+    before = {name: REGISTRY.get_sample_value(name) or 0.0 for name in GAUGES}
+    app = _app()
+    url = live_server(app)
+    added = {name: value - before[name] for name, value in _gauges(url).items()}
+    assert added == {
+        "verifier_math_workers": 2.0,
+        "verifier_math_workers_alive": 2.0,
+        "verifier_math_workers_busy": 0.0,
+        "verifier_math_workers_replaced": 0.0,
+        "verifier_math_queue_depth": 0.0,
+    }
+    pool = app.state.runtime.registry.get("math").reward.score.pool
+    for pid in pool.stats().pids:
+        os.kill(pid, signal.SIGKILL)
+    # An idle worker's death is found when it is next handed an item, which then goes to another worker:
+    # the items lose nothing.
+    items = [{"completion": f"\\boxed{{{n}}}", "reference": str(n)} for n in range(8)]
+    with VerifierClient(url) as client:
+        assert [r.reward for r in client.verify(items, rewards=["math"]).results] == [1.0] * 8
+    added = {name: value - before[name] for name, value in _gauges(url).items()}
+    assert added["verifier_math_workers_replaced"] >= 1.0
+    assert (added["verifier_math_workers"], added["verifier_math_workers_alive"]) == (2.0, 2.0)
