@@ -221,7 +221,8 @@ class ChatClient:
     ) -> T:
         url = f"{endpoint.url}{path}"
         last = "no attempt"
-        for attempt in range(self.options.retries + 1):
+        attempt = 0
+        while attempt <= self.options.retries:
             wait: float | None = None
             body = make_body(endpoint)
             try:
@@ -247,14 +248,17 @@ class ChatClient:
                 else:
                     message, param = _error_of(response)
                     if "response_format" in body and _refuses_response_format(response.status_code, message, param):
-                        endpoint.structured_output = False  # ask again in plain text, now and from now on
+                        # Ask again in plain text, now and from now on; a changed request, not a spent attempt
+                        # (it happens once per endpoint: the next body has no response_format).
+                        endpoint.structured_output = False
                         record_call(self.reward, endpoint.url, "retried")
                         continue
                     record_call(self.reward, endpoint.url, "error")
                     raise JudgeRejected(response.status_code, message, param)
-            if attempt < self.options.retries:
+            attempt += 1
+            if attempt <= self.options.retries:
                 record_call(self.reward, endpoint.url, "retried")
-                backoff = self.options.backoff_s * 2**attempt
+                backoff = self.options.backoff_s * 2 ** (attempt - 1)
                 await asyncio.sleep(min(self.options.max_backoff_s, wait if wait is not None else backoff))
         endpoint.last_error = last
         record_call(self.reward, endpoint.url, "error")

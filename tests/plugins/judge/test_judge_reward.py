@@ -87,6 +87,12 @@ def test_endpoint_without_structured_output_is_asked_again_in_plain_text(start_s
     assert ["response_format" in b for b in stub.requests] == [True, False, False]
 
 
+def test_a_refused_response_format_is_asked_again_even_with_no_retries(start_stub: StartStub) -> None:
+    url, stub = start_stub(structured_output=False, default=Reply("Rating: [[7]]"))
+    assert score_one(options_for(url, retries=0), **ITEM).value == pytest.approx(6 / 9)
+    assert ["response_format" in b for b in stub.requests] == [True, False]
+
+
 def test_429_and_500_are_retried_honouring_retry_after(start_stub: StartStub) -> None:
     url, stub = start_stub()
     stub.then(Fail(429, retry_after=0), Fail(500), Fail(503))
