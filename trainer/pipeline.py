@@ -126,6 +126,7 @@ def _run_stages(config: PipelineConfig, services: Services, versions: dict[str, 
                 details = _grpo_stage(config, services, name, stage, directory, model)
             else:
                 details = _sft(directory, model, _dataset(config, stage.dataset, "cold_start.jsonl"), stage.sft)
+            _release_memory()  # a GPU server of the next stage (vLLM) needs what training held
             marker = {"stage": name, "fingerprint": settings, "run_id": uuid.uuid4().hex, "input_model": str(model),
                       "model": str(directory / "model"), "seconds": round(time.perf_counter() - started, 1),
                       "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **details}
@@ -141,6 +142,16 @@ def _services(config: PipelineConfig) -> Any:
     """What outside the stages changes what a stage computes (not where the servers are, nor timeouts)."""
     judge = config.judge.model_dump(exclude={"url"}) if config.judge else None
     return {"plugin_options": config.verifier.plugin_options, "judge": judge}
+
+
+def _release_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _clear_unfinished(directory: Path, settings: str) -> None:
