@@ -83,7 +83,7 @@ def _wait_ready(started: Sequence[tuple[Launch, subprocess.Popen[bytes]]], timeo
                 )
             with contextlib.suppress(httpx.TransportError, ValueError):
                 if launch.ready(httpx.get(launch.ready_url, timeout=2.0)):
-                    log.info("%s ready at %s", launch.name, launch.ready_url.rsplit("/", 1)[0])
+                    log.info("%s ready (%s)", launch.name, launch.ready_url)
                     pending.remove((launch, process))
         if pending and time.monotonic() > deadline:
             names = ", ".join(f"{launch.name} (see {launch.log_path})" for launch, _ in pending)
