@@ -103,7 +103,7 @@ def _run_stages(config: PipelineConfig, services: Services, versions: dict[str, 
         refs = [ref, *([stage.train_from] if getattr(stage, "train_from", None) else [])]
         if uses_judge(stage) and config.judge is not None and config.judge.serve is not None:
             refs.append(config.judge.serve)
-        outside = _services(config) if name != "cold_start" else None
+        outside = _services(config, uses_judge(stage)) if name != "cold_start" else None
         settings = fingerprint(name, stage.model_dump(), {r: versions.get(r, r) for r in refs}, outside)
         directory = stage_dir(config, name)
         marker = read_marker(directory)
@@ -138,9 +138,9 @@ def _run_stages(config: PipelineConfig, services: Services, versions: dict[str, 
     return result
 
 
-def _services(config: PipelineConfig) -> Any:
+def _services(config: PipelineConfig, judged: bool) -> Any:
     """What outside the stages changes what a stage computes (not where the servers are, nor timeouts)."""
-    judge = config.judge.model_dump(exclude={"url"}) if config.judge else None
+    judge = config.judge.model_dump(exclude={"url"}) if config.judge and judged else None
     return {"plugin_options": config.verifier.plugin_options, "judge": judge}
 
 
