@@ -150,6 +150,21 @@ def test_cli_reports_a_bad_config_with_exit_status_2(tmp_path: Path, capsys: pyt
     assert not (tmp_path / "cold_start").exists()
 
 
+def test_unfinished_stage_is_emptied_but_keeps_rejection_samples_of_the_same_settings(tmp_path: Path) -> None:
+    from trainer.pipeline import _clear_unfinished
+
+    stage = tmp_path / "rejection"
+    for settings, kept in (("same", True), ("other", False)):
+        (stage / "samples").mkdir(parents=True, exist_ok=True)
+        (stage / "samples" / "accepted.jsonl.ledger.jsonl").write_text("{}\n")
+        (stage / "model").mkdir(exist_ok=True)
+        (stage / "sft.jsonl").write_text("")
+        (stage / "started.json").write_text(json.dumps({"fingerprint": "same"}))
+        _clear_unfinished(stage, settings)
+        assert sorted(p.name for p in stage.iterdir()) == (["samples", "started.json"] if kept else ["started.json"])
+        assert json.loads((stage / "started.json").read_text()) == {"fingerprint": settings}
+
+
 @pytest.mark.slow
 def test_miniature_runs_every_stage_and_a_rerun_resumes(tmp_path: Path) -> None:
     raw = short(tmp_path)
