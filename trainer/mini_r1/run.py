@@ -46,10 +46,10 @@ class MiniR1Config:
     sft_epochs: int = 12
     sft_learning_rate: float = 3e-3
     sft_batch_size: int = 16
-    grpo_steps: int = 50
+    grpo_steps: int = 100
     grpo_prompts_per_step: int = 8
     num_generations: int = 8
-    grpo_learning_rate: float = 5e-4
+    grpo_learning_rate: float = 1e-4
     temperature: float = 1.0
     reward_weights: dict[str, float] = field(default_factory=lambda: {"math": 1.0, "format": 0.2})
     max_new_tokens: int = 48
