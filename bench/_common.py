@@ -24,6 +24,13 @@ def free_port() -> int:
 @contextmanager
 def verifier_server(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """``verifier serve`` on 127.0.0.1 in its own process, as a user would run it; yields the base URL."""
+    with verifier_process(*args, env=env) as (url, _):
+        yield url
+
+
+@contextmanager
+def verifier_process(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """As ``verifier_server``, yielding the URL and the server's pid (to account its CPU time)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "verifier", *args, "serve", "--port", str(port), "--log-level", "warning"],
@@ -43,7 +50,7 @@ def verifier_server(*args: str, env: dict[str, str] | None = None) -> Iterator[s
             if time.monotonic() > deadline:
                 raise RuntimeError("verifier serve did not become ready")
             time.sleep(0.1)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         try:

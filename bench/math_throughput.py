@@ -18,23 +18,20 @@ Prints items/second of both, the ratio, the agreement of the verdicts, and every
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import random
 import statistics
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import math_verify
 
-from bench._common import free_port, machine
+from bench._common import machine, verifier_process
 from verifier.client import VerifierClient
 
 
@@ -231,38 +228,10 @@ def build_mix(items: int, group: int, seed: int = 0) -> list[tuple[Case, str]]:
     return out[:items]
 
 
-@contextmanager
-def math_server(workers: int, own_sessions: bool) -> Iterator[tuple[str, int]]:
+def math_server(workers: int, own_sessions: bool) -> contextlib.AbstractContextManager[tuple[str, int]]:
     """``verifier serve --allow math`` in its own process; yields its URL and pid (to account its CPU time)."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "VERIFIER_PLUGIN_OPTIONS": json.dumps({"math": {"workers": workers, "own_sessions": own_sessions}}),
-    }
-    command = [sys.executable, "-m", "verifier", "--allow", "math", "serve", "--port", str(port)]
-    process = subprocess.Popen([*command, "--log-level", "warning"], env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"verifier serve exited with {process.returncode}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("verifier serve did not become ready")
-            time.sleep(0.1)
-        yield url, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    options = {"math": {"workers": workers, "own_sessions": own_sessions}}
+    return verifier_process("--allow", "math", env={"VERIFIER_PLUGIN_OPTIONS": json.dumps(options)})
 
 
 def tree_cpu_s(root: int) -> float:
