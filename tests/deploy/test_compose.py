@@ -129,6 +129,13 @@ def test_compose_stack_scores_math_format_language_and_code(stack: str) -> None:
     assert all(not r.errors for r in results.values()), {k: r.errors for k, r in results.items()}
 
 
+def test_every_profile_of_the_compose_file_is_valid() -> None:
+    # The gpu (vLLM judge) and train services are not started here (no GPU; torch downloads): checked as config.
+    checked = _compose("--profile", "gpu", "--profile", "train", "config", "--services", timeout=60)
+    assert checked.returncode == 0, checked.stderr
+    assert set(checked.stdout.split()) == {"verifier", "sandbox", "judge", "trainer"}
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _nothing_left_after_the_module() -> Iterator[None]:
     yield
