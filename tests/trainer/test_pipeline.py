@@ -199,6 +199,6 @@ def test_miniature_runs_every_stage_and_a_rerun_resumes(tmp_path: Path) -> None:
 
     # a finished stage whose settings changed is not silently reused
     changed = copy.deepcopy(raw)
-    changed["stages"]["reasoning"]["grpo"]["learning_rate"] = 1e-4
+    changed["stages"]["reasoning"]["grpo"]["learning_rate"] *= 2
     with pytest.raises(RecipeError, match="--restart-from reasoning"):
         run_pipeline(parse_pipeline(changed))
