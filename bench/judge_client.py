@@ -23,7 +23,8 @@ from typing import Any
 
 import httpx
 
-from bench._common import free_port, machine
+from bench._common import machine
+from verifier.local import free_port
 
 TEMPLATE = "{prompt}{answer}"  # the tiny model's context is 128 tokens
 

@@ -16,7 +16,6 @@ import logging
 import os
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ import httpx
 
 from trainer.errors import RecipeError, TrainerError
 from trainer.pipeline_config import PipelineConfig, resolve
+from verifier.local import free_port
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +46,6 @@ class Launch:
     log_path: Path
     env: Mapping[str, str] = field(default_factory=dict)
     ready: Callable[[httpx.Response], bool] = lambda response: response.status_code == 200
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _spawn(launch: Launch) -> subprocess.Popen[bytes]:
