@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sandbox.types import ExecStatus, Limits
+from sandbox.types import ExecResult, ExecStatus, Limits
 
 ATTACK_LIMITS = Limits(
     wall_time_s=3.0, cpu_time_s=2.0, memory_mb=256, output_bytes=64 * 1024, max_processes=32
@@ -167,3 +167,17 @@ ATTACKS: tuple[Attack, ...] = (
         required_output=("ok \ufffd\ufffd\ufffd end",),
     ),
 )
+
+
+def assert_contained(attack: Attack, result: ExecResult, secret: str) -> None:
+    """What every backend must report for ``attack``: an expected status, no leaked secret, its limits kept."""
+    assert result.status in attack.expect, (result.status, result.message, result.stderr[-500:])
+    output = result.stdout + result.stderr
+    for forbidden in attack.forbidden_output:
+        assert forbidden.replace("{secret}", secret) not in output
+    for required in attack.required_output:
+        assert required in result.stdout
+    if result.status is ExecStatus.OUTPUT_LIMIT:
+        assert max(len(result.stdout), len(result.stderr)) == attack.limits.output_bytes
+    if result.status is ExecStatus.TIMEOUT:
+        assert result.wall_time_s < attack.limits.wall_time_s + 2.0

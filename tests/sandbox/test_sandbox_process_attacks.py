@@ -18,29 +18,10 @@ import pytest
 
 from sandbox.process import ProcessBackend, ProcessOptions
 from sandbox.types import ExecStatus, Program, RunSpec
-from tests.sandbox.attacks import ATTACK_LIMITS, ATTACKS, DAEMON_MARKER, Attack
+from tests.processes import descendants
+from tests.sandbox.attacks import ATTACK_LIMITS, ATTACKS, DAEMON_MARKER, Attack, assert_contained
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
-
-
-def descendants(root: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    found: set[int] = set()
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
 
 
 def processes_with_marker(marker: str) -> list[int]:
@@ -79,21 +60,12 @@ def test_attack_is_contained(attack: Attack, tmp_path: Path, monkeypatch: pytest
         try:
             zygote = backend.zygote_pid
             assert zygote is not None
-            baseline = descendants(zygote)
+            baseline = set(descendants(zygote))
             source = attack.render(secret=secret, secret_file=secret_file, port=port)
             async with backend.prepare(Program(language=attack.language, source=source)) as prepared:
                 result = await prepared.run(RunSpec(limits=attack.limits))
-            assert result.status in attack.expect, (result.status, result.message, result.stderr[-500:])
-            output = result.stdout + result.stderr
-            for forbidden in attack.forbidden_output:
-                assert forbidden.replace("{secret}", secret) not in output
-            for required in attack.required_output:
-                assert required in result.stdout
-            if result.status is ExecStatus.OUTPUT_LIMIT:
-                assert max(len(result.stdout), len(result.stderr)) == attack.limits.output_bytes
-            if result.status is ExecStatus.TIMEOUT:
-                assert result.wall_time_s < attack.limits.wall_time_s + 2.0
-            assert descendants(zygote) == baseline, "a process of the run outlived it"
+            assert_contained(attack, result, secret)
+            assert set(descendants(zygote)) == baseline, "a process of the run outlived it"
             assert processes_with_marker(DAEMON_MARKER) == []
             health = await backend.health()
             assert health.status == "ok" and health.isolated

@@ -25,6 +25,7 @@ import pytest
 from fastapi import FastAPI
 
 from sandbox.docker_pool import owner_identity, process_identity
+from tests.processes import descendants, process_tree
 from tests.sandbox.docker_support import containers_of, require_docker
 from tests.verifier import plugins_for_tests
 from tests.verifier.test_server import _free_port
@@ -84,31 +85,6 @@ def _sandbox(port: int) -> Any:
     return _process(argv, {}, f"http://127.0.0.1:{port}", "/v1/health")
 
 
-def _process_tree() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry))
-    return children
-
-
-def _descendants(pid: int) -> list[int]:
-    tree = _process_tree()
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        for child in tree.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -118,15 +94,15 @@ def _cmdline(pid: int) -> str:
 
 def _kill_tree(pid: int) -> None:
     """SIGKILL a process and every descendant (as a crash or an OOM kill of the whole container would)."""
-    for victim in [pid, *_descendants(pid)]:
+    for victim in [pid, *descendants(pid)]:
         with suppress(ProcessLookupError):
             os.kill(victim, signal.SIGKILL)
 
 
 def _math_workers(server_pid: int) -> list[int]:
     """The pool's grading processes: children of the plugin's multiprocessing forkserver."""
-    servers = [p for p in _descendants(server_pid) if "multiprocessing.forkserver" in _cmdline(p)]
-    tree = _process_tree()
+    servers = [p for p in descendants(server_pid) if "multiprocessing.forkserver" in _cmdline(p)]
+    tree = process_tree()
     return [child for fs in servers for child in tree.get(fs, [])]
 
 
@@ -224,12 +200,12 @@ def test_stopping_the_remote_sandbox_mid_run_costs_only_code_items_and_recovers_
         assert [r["scores"]["code"] for r in mixed_batch(echo_program)["code"]] == [1.0] * 6
 
         outcome: dict[str, dict[str, Any]] = {}
-        idle = len(_descendants(sandbox.pid))  # bubblewrap and the zygote
+        idle = len(descendants(sandbox.pid))  # bubblewrap and the zygote
         thread = threading.Thread(target=lambda: outcome.update(mixed_batch(SLEEPER, time_limit=60)))
         thread.start()
         try:
             # The programs are running once the zygote has forked them.
-            _wait_until(lambda: len(_descendants(sandbox.pid)) > idle, "the sandbox to start the programs")
+            _wait_until(lambda: len(descendants(sandbox.pid)) > idle, "the sandbox to start the programs")
             _kill_tree(sandbox.pid)
             killed_mid_run = thread.is_alive()
         finally:
@@ -326,7 +302,7 @@ def test_sigterm_closes_the_math_pool_and_the_sandbox_with_the_server() -> None:
         response = httpx.post(f"{url}/v1/verify", json={"items": items}, timeout=60)
         assert [r["reward"] for r in response.json()["results"]] == [1.0, 1.0]
         workers = _math_workers(process.pid)
-        sandbox = [pid for pid in _descendants(process.pid) if "zygote" in _cmdline(pid) or "bwrap" in _cmdline(pid)]
+        sandbox = [pid for pid in descendants(process.pid) if "zygote" in _cmdline(pid) or "bwrap" in _cmdline(pid)]
         assert len(workers) == 2 and sandbox
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) in (0, -signal.SIGTERM)
