@@ -9,6 +9,7 @@ from __future__ import annotations
 from verifier.errors import PluginError, RewardFailure, VerifierError
 from verifier.hookspecs import hookimpl
 from verifier.metrics import plugin_metric
+from verifier.reasoning import ReasoningSplit, ReasoningTags, split_reasoning
 from verifier.types import (
     Health,
     Message,
@@ -29,6 +30,8 @@ __all__ = [
     "NoParams",
     "PluginConfig",
     "PluginError",
+    "ReasoningSplit",
+    "ReasoningTags",
     "Reward",
     "RewardFailure",
     "RewardItem",
@@ -39,4 +42,5 @@ __all__ = [
     "hookimpl",
     "message_text",
     "plugin_metric",
+    "split_reasoning",
 ]
