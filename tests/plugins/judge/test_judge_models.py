@@ -34,7 +34,8 @@ def test_tiny_model_judgments_are_unparseable_null_with_raw_text_and_usage(
     options = {
         "endpoints": [{"url": url}],
         "model": "tiny",
-        "templates": {"short": {"user": "{prompt}{answer}"}},  # the tiny model's context is 128 tokens
+        # The tiny model's context is 128 tokens: no delimiting tags.
+        "templates": {"short": {"user": "{prompt}{answer}", "delimit": False}},
         "default_template": "short",
         "max_tokens": 16,
         "temperature": 1.0,
