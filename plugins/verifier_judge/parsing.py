@@ -75,7 +75,8 @@ def _json_verdicts(text: str) -> Iterator[tuple[tuple[float, str | None], Any]]:
 
 
 def _squeeze(text: str) -> str:
-    return " ".join(text.split()).lower()
+    """A textual verdict without what a copy may change: case, spaces, quotes."""
+    return re.sub(r"[\s\"']", "", text).lower()
 
 
 def _textual(text: str) -> Iterator[tuple[float, str]]:
