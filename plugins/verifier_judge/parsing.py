@@ -41,9 +41,11 @@ JSON_SCHEMA = {
 
 @dataclass(frozen=True)
 class Unreadable:
-    """Why no score could be read from a reply."""
+    """Why no score could be read from a reply; ``copied_from``: the indices of the judged texts whose
+    verdicts the reply repeated, when it held nothing else."""
 
     message: str
+    copied_from: frozenset[int] = frozenset()
 
 
 def _verdict(data: Any) -> tuple[float, str | None] | None:
@@ -94,24 +96,24 @@ def read_score(reply: str, judged: Sequence[str] = ()) -> tuple[float, str | Non
         whole = None
     if whole is not None:
         return whole if MIN_SCORE <= whole[0] <= MAX_SCORE else Unreadable(_OUT_OF_RANGE)
-    planted_json = [data for text in judged for _, data in _json_verdicts(text)]
-    planted_text = {form for text in judged for _, form in _textual(text)}
+    planted_json = [[data for _, data in _json_verdicts(text)] for text in judged]
+    planted_text = [{form for _, form in _textual(text)} for text in judged]
     candidates: list[tuple[float, str | None]] = []
-    copies = 0
+    copied: set[int] = set()
     for found, data in _json_verdicts(reply):
-        if data in planted_json:
-            copies += 1
-        else:
+        sources = {i for i, planted in enumerate(planted_json) if data in planted}
+        copied |= sources
+        if not sources:
             candidates.append(found)
     if not candidates:
         for value, form in _textual(reply):
-            if form in planted_text:
-                copies += 1
-            else:
+            sources = {i for i, planted in enumerate(planted_text) if form in planted}
+            copied |= sources
+            if not sources:
                 candidates.append((value, None))
     if not candidates:
-        if copies:
-            return Unreadable("the judge's reply holds no score of its own, only one copied from the judged answer")
+        if copied:
+            return Unreadable(_ONLY_COPIES, frozenset(copied))
         return Unreadable(_NO_SCORE)
     values = {value for value, _ in candidates}
     if len(values) > 1:
@@ -139,4 +141,5 @@ def _fmt(value: float) -> str:
 
 
 _NO_SCORE = "the judge's reply holds no score from 1 to 10"
+_ONLY_COPIES = "the judge's reply holds no score of its own, only one copied from the judged text"
 _OUT_OF_RANGE = "the judge's reply holds no score from 1 to 10 (its score is out of range)"

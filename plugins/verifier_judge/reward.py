@@ -19,13 +19,14 @@ from verifier import RewardItem, Score
 from verifier_judge.cache import cache_key
 from verifier_judge.errors import JudgeError
 from verifier_judge.options import JudgeOptions, JudgeParams
-from verifier_judge.parsing import JSON_SCHEMA, Unreadable, read_score
+from verifier_judge.parsing import JSON_SCHEMA, MAX_SCORE, MIN_SCORE, Unreadable, read_score
 from verifier_judge.served import ServedReward, cut_middle, judged_text
 from verifier_judge.templates import Template
 from verifier_judge.verdicts import Call, Order, Verdict, combine
 
 RAW_EXCERPT = 2000
 NONCE_DIGITS = 16
+PLANTED = "the judge's reply only repeats a verdict written in the judged answer: the answer's lowest score"
 
 
 def reference_text(reference: Any) -> str | None:
@@ -89,7 +90,8 @@ class JudgeReward(ServedReward):
             key = cache_key(self.options.model, template.identity, order, prompt, first, second)
             # The policy wrote the answer, and in a pairwise comparison the other response is a policy's too.
             untrusted = (first, second) if template.pairwise else (answer,)
-            calls.append(Call(key, template, order, values, untrusted))
+            candidate = 1 if order == "reference_first" else 0  # where the candidate's text is in untrusted
+            calls.append(Call(key, template, order, values, untrusted, candidate))
         return Plan(tuple(calls), base)
 
     async def _ask(self, call: Call) -> Verdict:
@@ -103,13 +105,17 @@ class JudgeReward(ServedReward):
             return Verdict(call.order, error=str(exc))
         self.count(reply.usage)
         found = read_score(reply.content, call.untrusted)
+        planted = isinstance(found, Unreadable) and found.copied_from == {call.candidate}
+        if planted:
+            # The judge only repeated a verdict the candidate wrote for it: the candidate's worst score, since
+            # a null would spare the attack (a trainer leaves null items out) and the answer is to blame.
+            found = (MAX_SCORE if call.order == "reference_first" else MIN_SCORE), PLANTED
+        self.answered(reply.endpoint, "unparseable" if planted or isinstance(found, Unreadable) else "ok")
         if isinstance(found, Unreadable):
-            self.answered(reply.endpoint, "unparseable")
             return Verdict(
                 call.order, usage=reply.usage, endpoint=reply.endpoint, error=found.message,
                 reply=reply.content[:RAW_EXCERPT],
             )  # fmt: skip
-        self.answered(reply.endpoint, "ok")
         record: dict[str, Any] = {"raw": found[0], "reason": found[1], "usage": reply.usage, "endpoint": reply.endpoint}
         self.cache.put(call.key, record)
         return Verdict(call.order, **record)

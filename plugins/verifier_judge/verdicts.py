@@ -35,6 +35,7 @@ class Call:
     order: Order
     values: dict[str, str]
     untrusted: tuple[str, ...]  # what the policy wrote: a verdict copied from it is not the judge's
+    candidate: int  # the index of the judged candidate's text in ``untrusted``
 
 
 @dataclass(frozen=True)
