@@ -3,9 +3,9 @@
 Judges favour the response they read first (or second): a pairwise template is asked with the candidate as
 A (``answer_first``) and again with it as B (``reference_first``). The second verdict is mirrored to the
 candidate's side (``11 - score``: its 1, "B much better", is the candidate's 10), and the score is the mean
-of the two on the candidate's side. ``position_disagreement`` says the two orders
-preferred different responses (on the template's bands: 1-4 the other response, 5-6 about equal, 7-10 the
-candidate), the mark of a judge that followed the position rather than the content.
+of the two on the candidate's side. ``position_disagreement`` says the two verdicts fall in different bands of
+the template's scale (1-4 the other response is better, 5-6 about equal, 7-10 the candidate is better), the
+mark of a judge that followed the position rather than the content.
 
 Fail closed: when either order's call fails or its reply holds no score, the item gets ``null`` and the
 error; one order alone is exactly the biased verdict the swap is there to correct, so it is not used. The
