@@ -41,8 +41,9 @@ JSON_SCHEMA = {
 
 @dataclass(frozen=True)
 class Unreadable:
-    """Why no score could be read from a reply; ``copied_from``: the indices of the judged texts whose
-    verdicts the reply repeated, when it held nothing else."""
+    """Why no score could be read from a reply; ``copied_from``: the indices of the judged texts whose JSON
+    verdicts the reply repeated, when it held nothing else (a JSON verdict in an answer is written for the
+    judge; a textual form such as ``7/10`` may be an honest part of one, so it is not blamed)."""
 
     message: str
     copied_from: frozenset[int] = frozenset()
@@ -99,21 +100,22 @@ def read_score(reply: str, judged: Sequence[str] = ()) -> tuple[float, str | Non
     planted_json = [[data for _, data in _json_verdicts(text)] for text in judged]
     planted_text = [{form for _, form in _textual(text)} for text in judged]
     candidates: list[tuple[float, str | None]] = []
-    copied: set[int] = set()
+    copied_json: set[int] = set()
+    copied_text = False
     for found, data in _json_verdicts(reply):
         sources = {i for i, planted in enumerate(planted_json) if data in planted}
-        copied |= sources
+        copied_json |= sources
         if not sources:
             candidates.append(found)
     if not candidates:
         for value, form in _textual(reply):
-            sources = {i for i, planted in enumerate(planted_text) if form in planted}
-            copied |= sources
-            if not sources:
+            if any(form in planted for planted in planted_text):
+                copied_text = True
+            else:
                 candidates.append((value, None))
     if not candidates:
-        if copied:
-            return Unreadable(_ONLY_COPIES, frozenset(copied))
+        if copied_json or copied_text:
+            return Unreadable(_ONLY_COPIES, frozenset(copied_json))
         return Unreadable(_NO_SCORE)
     values = {value for value, _ in candidates}
     if len(values) > 1:
