@@ -13,7 +13,7 @@ import verifier_judge
 import verifier_math
 
 from tests.plugins.judge.conftest import options_for
-from tests.plugins.judge.openai_stub import Decide, OpenAIStub, Reply, field_value, user_message
+from tests.plugins.judge.openai_stub import Decide, Fail, OpenAIStub, Reply, field_value, user_message
 from verifier import PluginConfig, RewardItem, Score
 from verifier.http import create_app
 from verifier.registry import create_plugin_manager
@@ -133,12 +133,16 @@ def test_fallback_cannot_name_itself_as_its_rule() -> None:
         rewards["judge_fallback"].params.model_validate({"rule_reward": "judge_fallback"})
 
 
+def grade_four_or_fail(message: str) -> Reply | Fail:
+    return Fail(500) if "five" in (field_value(message, "answer") or "") else grade_four(message)
+
+
 def test_judge_is_called_only_for_the_rules_misses_in_the_service(
     live_server: Callable[[Any], str], start_stub: StartStub
 ) -> None:
-    judge_url, stub = start_stub(default=Decide(grade_four))
+    judge_url, stub = start_stub(default=Decide(grade_four_or_fail))
     settings = Settings(
-        plugin_options={"judge": options_for(judge_url), "math": {"workers": 1}}, log_level="warning"
+        plugin_options={"judge": options_for(judge_url, retries=0), "math": {"workers": 1}}, log_level="warning"
     )
     manager = create_plugin_manager(load_entrypoints=False, plugins={"judge": verifier_judge, "math": verifier_math})
     url = live_server(create_app(settings, plugin_manager=manager))
@@ -149,17 +153,20 @@ def test_judge_is_called_only_for_the_rules_misses_in_the_service(
         {**right, "completion": "<think>2+2</think>It is four."},  # the rule cannot read it: the judge can
         {**right, "completion": "<think>3+3=6</think>\\boxed{6}", "prompt": "3+3?", "reference": "6"},
         {"prompt": "2+2?", "completion": "<think>x</think>\\boxed{4}"},  # no reference: math is null
+        {**right, "completion": "<think>2+2</think>It is five."},  # a miss, and the judge fails on it
     ]
     body = {"rewards": {"math": 0.0, "judge_fallback": 1.0}, "items": items}
     response = httpx.post(f"{url}/v1/verify", json=body, timeout=120)
     assert response.status_code == 200, response.text
     results = response.json()["results"]
-    assert [r["scores"]["math"] for r in results] == [1.0, 0.0, 0.0, 1.0, None]
-    assert [r["scores"]["judge_fallback"] for r in results] == [1.0, 0.0, 1.0, 1.0, None]
+    assert [r["scores"]["math"] for r in results] == [1.0, 0.0, 0.0, 1.0, None, 0.0]
+    assert [r["scores"]["judge_fallback"] for r in results] == [1.0, 0.0, 1.0, 1.0, None, None]
     assert [r["details"]["judge_fallback"].get("decided_by") for r in results] == [
-        "rule", "judge", "judge", "rule", "none",
+        "rule", "judge", "judge", "rule", "none", "judge",
     ]  # fmt: skip
     assert sorted(field_value(user_message(b), "answer") or "" for b in stub.requests) == [
-        "It is four.", "\\boxed{5}",
+        "It is five.", "It is four.", "\\boxed{5}",
     ]  # fmt: skip
-    assert results[1]["reward"] == 0.0 and "fails closed" in results[4]["errors"]["judge_fallback"]
+    assert [r["reward"] for r in results] == [1.0, 0.0, 1.0, 1.0, None, None]  # the judge's failure: not math's 0.0
+    errors = [r["errors"].get("judge_fallback", "") for r in results]
+    assert "fails closed" in errors[4] and "HTTP 500" in errors[5]
