@@ -103,7 +103,7 @@ class RewardModelReward(ServedReward):
             params = item.params if isinstance(item.params, RewardModelParams) else RewardModelParams()
             answer, source = judged_text(item.completion_text, params, params.judge_reasoning)
             if answer is None:  # the reasoning never ended: no answer to score, nothing sent
-                keys.append(Score(0.0, {"answer_source": source, "not_scored": "unfinished_reasoning"}))
+                keys.append(Score(0.0, {"answer_source": source, "not_judged": "unfinished_reasoning"}))
                 continue
             messages = self._messages(item, answer)
             key = cache_key(self.options.model, "reward_model", "single", repr(messages[:-1]), answer, None)
