@@ -233,6 +233,7 @@ def test_reward_model_scores_unfinished_reasoning_zero_without_a_call(dead_url: 
         reward_name="reward_model",
     )[0]
     assert unfinished.value == 0.0 and unfinished.error is None  # nothing was sent to the dead server
+    assert unfinished.details["not_judged"] == "unfinished_reasoning"
     assert finished.value is None and "ConnectError" in (finished.error or "")
 
 
