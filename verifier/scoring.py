@@ -202,6 +202,9 @@ class BatchScorer:
         for plan in plans:
             total = 0.0
             applied = False
+            # A zero-weighted reward (a rule that another reward reads) adds nothing, so it alone must not
+            # turn an item whose weighted rewards are all null into a 0.0; unless every weight is zero.
+            weighted = any(w != 0 for w in plan.weights.values())
             scores: dict[str, float | None] = {}
             details: dict[str, dict[str, Any]] = {}
             errors: dict[str, str] = {}
@@ -214,7 +217,7 @@ class BatchScorer:
                     errors[name] = score.error
                 if score.value is not None:
                     total += weight * score.value
-                    applied = True
+                    applied = applied or weight != 0 or not weighted
             results.append(
                 ItemResult(
                     id=plan.item.id,

@@ -10,9 +10,10 @@ from typing import Any
 from verifier_judge.metrics import CACHE_LOOKUPS
 
 
-def cache_key(model: str, template: str, prompt: str, answer: str, reference: str | None) -> str:
-    """A digest of everything that decides a judgment (the template's full text, not only its name)."""
-    payload = json.dumps([model, template, prompt, answer, reference], ensure_ascii=False)
+def cache_key(model: str, template: str, order: str, prompt: str, answer: str, reference: str | None) -> str:
+    """A digest of everything that decides a judgment: the template's full text (not only its name) and the
+    order the responses were shown in (a pairwise template is asked both ways)."""
+    payload = json.dumps([model, template, order, prompt, answer, reference], ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

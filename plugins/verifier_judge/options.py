@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from verifier import ReasoningTags
 from verifier_judge.templates import TemplateSpec
 
 
@@ -66,6 +67,17 @@ class JudgeOptions(ServerOptions):
         default_factory=dict, description="Rubric templates, added to or replacing the built-in ones."
     )
     default_template: str = Field("helpfulness", description="Template used when a request names none.")
+    fallback_template: str = Field(
+        "correctness", description="Template of the `judge_fallback` reward when a request names none."
+    )
+    max_answer_chars: int = Field(
+        24_000,
+        gt=200,
+        description="Longest answer (and reference) sent; a longer one loses its middle, marked, both ends kept.",
+    )
+    overlong_answer: Literal["cut_middle", "zero"] = Field(
+        "cut_middle", description="An answer past max_answer_chars: cut_middle, or zero (0.0, not sent)."
+    )
     response_format: Literal["json_schema", "json_object", "none"] = Field(
         "json_schema",
         description="Ask for structured output; an endpoint that refuses it is asked again without, "
@@ -79,8 +91,9 @@ class JudgeOptions(ServerOptions):
     )
 
 
-class JudgeParams(BaseModel):
-    """Per-request parameters of the ``judge`` reward."""
+class JudgeParams(ReasoningTags):
+    """Per-request parameters of the ``judge`` reward; ``think_tag`` and ``think_in_prompt`` say where the
+    reasoning ends, as for every reward (``verifier.split_reasoning``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -88,6 +101,27 @@ class JudgeParams(BaseModel):
     judge_reasoning: bool = Field(
         False, description="Judge the whole completion, chain of thought included (default: the final answer)."
     )
-    reasoning_end_tag: str = Field(
-        "</think>", min_length=1, description="The final answer is the text after the last such tag."
+    swap_positions: bool = Field(
+        True, description="Ask a pairwise template twice, the two responses swapped, and average (position bias)."
     )
+
+
+class JudgeFallbackParams(JudgeParams):
+    """Per-request parameters of the ``judge_fallback`` reward: a rule reward first, the judge for its misses."""
+
+    template: str | None = Field(None, description="Rubric template name (default: the configured fallback one).")
+    rule_reward: str = Field("math", description="The rule reward requested for the same item (weight 0 is fine).")
+    rule_threshold: float = Field(1.0, description="A rule score at or above this stands and the judge is not asked.")
+    on_rule_null: Literal["fail", "judge"] = Field(
+        "fail", description="A null rule score: fail (null + error, no call), or judge (ask the judge)."
+    )
+    judge_threshold: float | None = Field(
+        None, ge=0, le=1, description="When set, the judge's score becomes 1.0 at or above it, else 0.0."
+    )
+
+    @field_validator("rule_reward")
+    @classmethod
+    def _not_itself(cls, value: str) -> str:
+        if value == "judge_fallback":
+            raise ValueError("judge_fallback cannot be its own rule reward")
+        return value

@@ -1,21 +1,22 @@
-"""The hook implementation: the ``judge`` reward."""
+"""The hook implementation: the ``judge``, ``judge_fallback`` and ``reward_model`` rewards."""
 
 from __future__ import annotations
 
 from pydantic import field_validator
 
 from verifier import PluginConfig, PluginError, Reward, hookimpl
-from verifier_judge.options import JudgeOptions, JudgeParams
+from verifier_judge.fallback import JudgeFallback
+from verifier_judge.options import JudgeFallbackParams, JudgeOptions, JudgeParams
 from verifier_judge.reward import JudgeReward
 from verifier_judge.reward_model import RewardModelParams, RewardModelReward
 from verifier_judge.templates import build_templates
 
 
-def params_for(template_names: list[str]) -> type[JudgeParams]:
-    """``JudgeParams`` that accept only the configured template names (an unknown one is a 422)."""
+def params_for(template_names: list[str], base: type[JudgeParams] = JudgeParams) -> type[JudgeParams]:
+    """``base`` params that accept only the configured template names (an unknown one is a 422)."""
     allowed = frozenset(template_names)
 
-    class ConfiguredJudgeParams(JudgeParams):
+    class ConfiguredJudgeParams(base):  # type: ignore[valid-type,misc]
         @field_validator("template")
         @classmethod
         def _known_template(cls, value: str | None) -> str | None:
@@ -23,7 +24,7 @@ def params_for(template_names: list[str]) -> type[JudgeParams]:
                 raise ValueError(f"unknown judge template {value!r}; configured: {', '.join(sorted(allowed))}")
             return value
 
-    ConfiguredJudgeParams.__name__ = ConfiguredJudgeParams.__qualname__ = "JudgeParams"
+    ConfiguredJudgeParams.__name__ = ConfiguredJudgeParams.__qualname__ = base.__name__
     return ConfiguredJudgeParams
 
 
@@ -34,11 +35,10 @@ def register_rewards(config: PluginConfig) -> list[Reward]:
         templates = build_templates(options.templates)
     except ValueError as exc:
         raise PluginError(config.plugin, str(exc)) from exc
-    if options.default_template not in templates:
-        raise PluginError(
-            config.plugin,
-            f"default_template {options.default_template!r} is not a template; configured: {sorted(templates)}",
-        )
+    for option in ("default_template", "fallback_template"):
+        name = getattr(options, option)
+        if name not in templates:
+            raise PluginError(config.plugin, f"{option} {name!r} is not a template; configured: {sorted(templates)}")
     scorer = JudgeReward(options, templates)
     outcome = RewardModelReward(options.reward_model)
     return [
@@ -49,6 +49,14 @@ def register_rewards(config: PluginConfig) -> list[Reward]:
             params=params_for(sorted(templates)),
             lifespan=scorer.lifespan,
             health=scorer.health,
+        ),
+        Reward(
+            name="judge_fallback",
+            description="A rule reward's score where it passes (e.g. math 1.0); the LLM judge decides the rest",
+            score=JudgeFallback(scorer),
+            params=params_for(sorted(templates), JudgeFallbackParams),
+            reads_scores=True,
+            health=scorer.health,  # the judge's client: its lifespan is the judge reward's
         ),
         Reward(
             name="reward_model",

@@ -14,22 +14,22 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from verifier import RewardItem, Score
+from verifier import ReasoningTags, RewardItem, Score
 from verifier_judge.cache import cache_key
 from verifier_judge.errors import JudgeError
 from verifier_judge.options import RewardModelOptions
-from verifier_judge.served import ServedReward, final_answer
+from verifier_judge.served import ServedReward, judged_text
 
 
-class RewardModelParams(BaseModel):
-    """Per-request parameters of the ``reward_model`` reward."""
+class RewardModelParams(ReasoningTags):
+    """Per-request parameters of the ``reward_model`` reward (``think_tag``, ``think_in_prompt``: where the
+    reasoning ends, as for every reward)."""
 
     model_config = ConfigDict(extra="forbid")
 
     judge_reasoning: bool = Field(False, description="Score the whole completion, chain of thought included.")
-    reasoning_end_tag: str = Field("</think>", min_length=1, description="The answer follows the last such tag.")
 
 
 def pooled_value(body: Any, label_index: int) -> tuple[float, dict[str, int]]:
@@ -98,18 +98,18 @@ class RewardModelReward(ServedReward):
 
     async def __call__(self, items: Sequence[RewardItem]) -> list[Score]:
         jobs: dict[str, tuple[list[dict[str, Any]], str]] = {}
-        keys = []
+        keys: list[str | Score] = []
         for item in items:
             params = item.params if isinstance(item.params, RewardModelParams) else RewardModelParams()
-            text = item.completion_text
-            answer, source = (text, "whole_completion") if params.judge_reasoning else final_answer(
-                text, params.reasoning_end_tag
-            )
+            answer, source = judged_text(item.completion_text, params, params.judge_reasoning)
+            if answer is None:  # the reasoning never ended: no answer to score, nothing sent
+                keys.append(Score(0.0, {"answer_source": source, "not_judged": "unfinished_reasoning"}))
+                continue
             messages = self._messages(item, answer)
-            key = cache_key(self.options.model, "reward_model", repr(messages[:-1]), answer, None)
+            key = cache_key(self.options.model, "reward_model", "single", repr(messages[:-1]), answer, None)
             jobs.setdefault(key, (messages, source))
             keys.append(key)
         unique = list(jobs)
         verdicts = await asyncio.gather(*(self._score(*jobs[k], k) for k in unique))
         by_key = dict(zip(unique, verdicts, strict=True))
-        return [by_key[k] for k in keys]
+        return [k if isinstance(k, Score) else by_key[k] for k in keys]

@@ -6,20 +6,36 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 
-from verifier import Health
+from verifier import Health, ReasoningTags, split_reasoning
 from verifier_judge.cache import JudgmentCache
 from verifier_judge.client import ChatClient
 from verifier_judge.metrics import Outcome, record_call, record_tokens
 from verifier_judge.options import ServerOptions
 
 
-def final_answer(completion: str, end_tag: str) -> tuple[str, str]:
-    """The text after the last ``end_tag`` and where it came from (``after_tag`` or ``no_end_tag``: then the
-    whole completion, since it has no separate reasoning)."""
-    _, tag, tail = completion.rpartition(end_tag)
-    if tag:
-        return tail.strip(), "after_tag"
-    return completion.strip(), "no_end_tag"
+def judged_text(completion: str, tags: ReasoningTags, whole: bool) -> tuple[str | None, str]:
+    """What a model is shown, and where it came from (``verifier.split_reasoning``'s source, or
+    ``whole_completion``). ``None`` when the reasoning never ended: there is no answer, so nothing is sent,
+    whether or not the reasoning would be shown too (an unfinished completion earns nothing from any reward)."""
+    split = split_reasoning(completion, tags)
+    if split.answer is None:
+        return None, split.source
+    if whole:
+        return completion.strip(), "whole_completion"
+    return split.answer.strip(), split.source
+
+
+def cut_middle(text: str, limit: int) -> tuple[str, int]:
+    """``text`` within ``limit`` characters and how many were left out: the middle goes, marked where it was;
+    the start and the end (where the conclusion is) stay."""
+    if len(text) <= limit:
+        return text, 0
+    marker = "\n[... {} characters left out here by the grading service ...]\n"
+    budget = limit - len(marker.format(len(text)))
+    head = budget // 3
+    tail = budget - head
+    omitted = len(text) - head - tail
+    return text[:head] + marker.format(omitted) + text[len(text) - tail :], omitted
 
 
 class ServedReward:

@@ -49,6 +49,17 @@ async def test_reward_is_null_when_no_score_applies() -> None:
     assert response.results[0].errors == {}
 
 
+async def test_a_zero_weighted_score_alone_does_not_make_the_item_scored() -> None:
+    response = await _score(
+        {"rewards": {"echo": 1.0, "async_length": 0.0}, "items": [{"completion": "none"}, {"completion": "2"}]}
+    )
+    unscored, scored = response.results
+    assert unscored.scores == {"echo": None, "async_length": 4.0} and unscored.reward is None  # not 0.0
+    assert scored.reward == pytest.approx(2.0)
+    only_zero = await _score({"rewards": {"async_length": 0.0}, "items": [{"completion": "none"}]})
+    assert only_zero.results[0].reward == 0.0  # every weight zero: scores for the logs, as before
+
+
 async def test_a_failing_reward_costs_only_its_items_and_never_becomes_zero() -> None:
     response = await _score(
         {

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +46,26 @@ class Hang:
     """Hold the request until the stub is released (the client's timeout is what ends it)."""
 
 
-Behaviour = Reply | Fail | Garbage | Hang
+@dataclass
+class Decide:
+    """Choose the behaviour from the request itself (its user message), e.g. grade by what Response A holds;
+    unlike a script, this does not depend on the order concurrent requests arrive in."""
+
+    choose: Callable[[str], Reply | Fail]
+
+
+Behaviour = Reply | Fail | Garbage | Hang | Decide
+
+
+def field_value(message: str, name: str) -> str | None:
+    """The value of template field ``name`` between its one-time-id tags in a filled message (the first
+    block with a matching closing tag), or ``None``."""
+    match = re.search(rf"<{name}-([0-9a-f]{{16}})>\n(.*?)\n</{name}-\1>", message, re.DOTALL)
+    return match.group(2) if match else None
+
+
+def user_message(body: dict[str, Any]) -> str:
+    return str(next(m["content"] for m in body["messages"] if m["role"] == "user"))
 
 
 @dataclass
@@ -96,6 +117,8 @@ class OpenAIStub:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.enough_in_flight.wait(), timeout=10)
         behaviour = self.script.popleft() if self.script else self.default
+        if isinstance(behaviour, Decide):
+            behaviour = behaviour.choose(user_message(body))
         if isinstance(behaviour, Fail):
             headers = {} if behaviour.retry_after is None else {"retry-after": str(behaviour.retry_after)}
             return error(behaviour.status, f"failing with {behaviour.status} on purpose", None, headers)

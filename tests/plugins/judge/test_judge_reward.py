@@ -10,14 +10,10 @@ import pytest
 from verifier_judge.client import RateLimiter
 
 from tests.plugins.judge.conftest import options_for, score_batches, score_one
-from tests.plugins.judge.openai_stub import Fail, Garbage, Hang, OpenAIStub, Reply
+from tests.plugins.judge.openai_stub import Fail, Garbage, Hang, OpenAIStub, Reply, field_value, user_message
 
 StartStub = Callable[..., tuple[str, OpenAIStub]]
 ITEM: dict[str, Any] = {"prompt": "What is the capital of France?", "completion": "<think>hmm</think>Paris."}
-
-
-def user_message(body: dict[str, Any]) -> str:
-    return str(next(m["content"] for m in body["messages"] if m["role"] == "user"))
 
 
 def test_score_of_1_to_10_maps_onto_0_1_with_usage_and_reason(start_stub: StartStub) -> None:
@@ -47,7 +43,8 @@ def test_templates_are_chosen_per_request(start_stub: StartStub) -> None:
     score_one(options_for(url), **ITEM, params={"template": "harmlessness"})
     score_one(options_for(url), **ITEM, reference="Paris", params={"template": "correctness"})
     harmless, correct = (user_message(b) for b in stub.requests)
-    assert "harmless" in harmless and "[Reference answer]\nParis" in correct
+    assert "harmless" in harmless and "[Reference answer]\n<reference-" in correct
+    assert field_value(correct, "reference") == "Paris"
 
 
 def test_reference_template_without_a_reference_is_null_and_sends_nothing(start_stub: StartStub) -> None:
@@ -58,13 +55,22 @@ def test_reference_template_without_a_reference_is_null_and_sends_nothing(start_
 
 def test_configured_template_replaces_and_adds(start_stub: StartStub) -> None:
     url, stub = start_stub()
-    templates = {"terse": {"user": "Grade {answer} for {prompt}. Reply as {\"score\": N}."}}
+    templates = {"terse": {"user": "Grade {answer} for {prompt}. Reply as {\"score\": N}.", "delimit": False}}
     result = score_one(options_for(url, templates=templates, default_template="terse"), **ITEM)
     assert result.details["template"] == "terse"
     [body] = stub.requests
     assert body["messages"] == [
         {"role": "user", "content": 'Grade Paris. for What is the capital of France?. Reply as {"score": N}.'}
     ]
+
+
+def test_configured_template_delimits_its_values_by_default(start_stub: StartStub) -> None:
+    url, stub = start_stub()
+    templates = {"terse": {"user": "Grade {answer} for {prompt}."}}
+    score_one(options_for(url, templates=templates, default_template="terse"), **ITEM)
+    [message] = stub.requests[0]["messages"]
+    assert field_value(message["content"], "answer") == "Paris."
+    assert field_value(message["content"], "prompt") == "What is the capital of France?"
 
 
 def test_unparseable_judgment_is_null_with_the_raw_text(start_stub: StartStub) -> None:
