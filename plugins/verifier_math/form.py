@@ -48,9 +48,13 @@ _FUNCTION = re.compile(r"\\(" + "|".join(sorted(_FUNCTION_NAMES, key=len, revers
 _NUM = r"(?:\d+(?:\.\d+)?|\.\d+)"
 _ATOM = rf"(?:\\[dtc]?frac\s*\{{\s*{_NUM}\s*\}}\s*\{{\s*{_NUM}\s*\}}|\\[dtc]?frac\s*\d\s*\d|{_NUM}(?:\s*/\s*{_NUM})?)"
 """A written number: integer, decimal, or a fraction of them."""
+_PAREN_ATOM = rf"(?:\\left\s*)?\(\s*-?\s*{_ATOM}\s*(?:\\right\s*)?\)"
+_TERM = rf"(?:{_PAREN_ATOM}|{_ATOM})"
 _NOT_AFTER_NUMBER = r"(?!\s*(?:[\w.({^'|]|\\(?!times|cdot|div|pm|mp|right|quad|qquad|[,;!: ]|text|%)))"
 _LITERAL_ARITHMETIC = re.compile(
-    rf"(?<![\w\\.^_{{}}|]){_ATOM}\s*(?:\+|-|\*|\\times|\\cdot|\\div|\\pm|\\mp)\s*{_ATOM}{_NOT_AFTER_NUMBER}"
+    rf"(?<![\w\\.^_}}|]){_TERM}\s*\{{?\s*(?:\+|-|\*|\\times|\\cdot|\\div|\\pm|\\mp)\s*\}}?\s*{_TERM}{_NOT_AFTER_NUMBER}"
+    rf"|(?<![\w\\.^_}}|]){_TERM}\s*{_PAREN_ATOM}"  # 17(23): a product (latex2sympy even reads it as a sum)
+    rf"|(?:\\left\s*)?\|\s*-\s*{_ATOM}\s*(?:\\right\s*)?\|"  # |-3|
 )
 _LITERAL_POWER = re.compile(rf"(?<![\w\\.^_{{}}]){_ATOM}\s*\^\s*(?:\{{\s*-?\d+\s*\}}|\d)")
 _SCIENTIFIC = re.compile(rf"(?:{_NUM}\s*(?:\\times|\\cdot|\*)\s*)?10\s*\^\s*(?:\{{\s*[-+]?\d+\s*\}}|\d)")
@@ -98,6 +102,7 @@ _HEDGE_WORDS = frozenset(
     ]
 )
 _COMMAND = re.compile(r"\\[A-Za-z]+")
+_SUBSCRIPT = re.compile(r"_\s*\{[^{}]*\}")
 _WORD = re.compile(r"[A-Za-z]+")
 
 _OPEN, _CLOSE = "([{", ")]}"
@@ -106,7 +111,8 @@ _LABEL = re.compile(
     r"(?:\s*\(\s*[A-Za-z](?:\s*,\s*[A-Za-z])*\s*\))?\s*$"
 )
 _CLOSED_NOISE = re.compile(
-    r"\\text\s*\{[^{}]*\}|\\(?:left|right|[dtc]?frac|sqrt|pi|infty|cdot|times|div|circ|quad|qquad|%|,|;|!|:| )"
+    r"\\text\s*\{[^{}]*\}|\\(?:left|right|[dtc]?frac|sqrt|pi|infty|cdot|times|div|circ|quad|qquad|lfloor|rfloor"
+    r"|lceil|rceil|%|,|;|!|:| )"
     r"(?![A-Za-z])|\\[,;!: %]"
 )
 _CLOCK = re.compile(
@@ -168,7 +174,8 @@ def hedge(text: str, gold: Form, *, multipart: bool) -> str | None:
     several parts (it then lists solutions) or says "or" itself."""
     if "?" in text and "?" not in gold.words:
         return "the answer asks a question ('?')"
-    commands = {m.group(1) for m in _HEDGE_COMMANDS.finditer(text)} - gold.commands
+    unscripted = _SUBSCRIPT.sub(" ", text)  # \\lim_{x \\to 0}: an arrow in a subscript is the limit's
+    commands = {m.group(1) for m in _HEDGE_COMMANDS.finditer(unscripted)} - gold.commands
     if multipart:  # 1 \pm \sqrt{2} lists two solutions
         commands -= {"pm", "mp"}
     if commands:

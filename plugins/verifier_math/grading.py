@@ -140,16 +140,18 @@ class Grader:
     ) -> Verdict:
         """Grade the normalised answer ``text``: form rules, then parse and compare. ``parsed`` is math-verify's
         own reading of ``text``, used where the statement rules leave the text as it is."""
+        if job.final_form:
+            problem = unfinished(Statement.of(text).answer_sides(), gold.form)
+            if problem:
+                return Verdict(0.0, "unfinished", note=problem, **seen)
         problem = hedge(text, gold.form, multipart=gold.multipart)
         if problem:
             return Verdict(0.0, "hedged", note=problem, **seen)
         if gold.multipart or gold.form.alternatives:
             text = alternatives_as_list(text)
         statement = Statement.of(text)
-        if job.final_form:
-            problem = unfinished(statement.answer_sides(), gold.form)
-            if problem:
-                return Verdict(0.0, "unfinished", note=problem, **seen)
+        if any(not side.strip() for sides in statement.parts for side in sides):
+            return Verdict(0.0, "hedged", note="the answer has an empty part", **seen)
         if gold.clock is not None and (minutes := clock(text)) is not None:
             correct = minutes == gold.clock
             return Verdict(1.0 if correct else 0.0, "correct" if correct else "wrong", pred=text, **seen)
@@ -164,6 +166,11 @@ class Grader:
         if disagreeing is not None:
             return Verdict(0.0, "hedged", note=f"the boxed answers disagree: {clip(disagreeing)!r}", **seen)
         correct, note = compare(gold.parsed, pred, job)
+        if not correct and len(statement.parts) == 1 and statement.approximations:
+            # "pi \approx 3.14" for a reference of 3.14: the approximation agrees with the value to its digits.
+            approximation = parse_answer(normalise(statement.approximations[-1][1]))
+            if approximation and compare(gold.parsed, approximation, job)[0]:
+                correct, note = True, "the approximation written equals the reference"
         return Verdict(
             1.0 if correct else 0.0, "correct" if correct else "wrong", pred=str(pred[0]), note=note, **seen
         )
