@@ -65,6 +65,7 @@ _OR_WORDS = frozenset({"or", "either"})
 _HEDGE_COMMANDS = re.compile(
     r"\\(neg|lnot|land|wedge|implies|impliedby|Rightarrow|Leftarrow|Longrightarrow|Longleftarrow|Leftrightarrow"
     r"|Longleftrightarrow|iff|to|rightarrow|leftarrow|mapsto|ne|neq|not|nexists|phantom|hphantom|vphantom|smash"
+    r"|ldots|cdots|dots"
     r"|pm|mp)(?![A-Za-z])"
 )
 _HEDGE_WORDS = frozenset(

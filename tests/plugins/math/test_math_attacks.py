@@ -258,6 +258,10 @@ OWN_ATTACKS = [
     ("10", boxed("10 \\text{ cm}"), 1.0, "a unit"),
     ("10", boxed("10 \\text{ is not the answer}"), 0.0, "a negation hidden as a unit"),
     ("10", boxed("10?"), 0.0, "a question is not an answer"),
+    ("3", boxed("3 \\ldots"), 0.0, "an unfinished list"),
+    ("2", boxed("2 \\text{ or more}"), 0.0, "an open-ended answer"),
+    ("\\frac{\\pi}{6}", boxed("30^\\circ"), 0.0, "degrees are not radians: one reading, no answer covers both"),
+    ("2", boxed("x \\in \\{2, 3\\}"), 0.0, "membership in a set of candidates"),
     # functions of numbers
     ("3", boxed("\\log_2 8"), 0.0, "a function of numbers is not evaluated for the policy"),
     ("\\frac{1}{2}", boxed("\\sin \\frac{\\pi}{6}"), 0.0, "a function of numbers"),
