@@ -62,10 +62,11 @@ MAX_OTHER_BOXES = 16
 """Other boxes checked for agreement with the final one; more than this many is itself a refusal."""
 _DELIMS = r"(?:\s|\$|\\[()\[\]])*"
 _BOX_JOINER = re.compile(
-    rf"^{_DELIMS}(?:(,|;|\\quad|\\qquad)|\\text\{{\s*(and|or|,)\s*\}}|\b(and|or)\b)"
-    rf"{_DELIMS}(?:(?:\\quad|\\qquad|,){_DELIMS})*$"
+    r"^(?:\s|\$|\\[()\[\]]|\\[,;: ]|\\q?quad\b|(,|;|\\text\{\s*(?:and|,)\s*\}|\band\b)"
+    r"|(\\text\{\s*or\s*\}|\bor\b))+$"
 )
-
+"""What may separate two boxes of one answer: spaces, math delimiters and at least one comma, "and" or "or"."""
+_EXPLICIT_JOINER = re.compile(r"[,;]|\band\b|\bor\b")
 
 _GOLD_BOX_JOINER = re.compile(
     r"^[^A-Za-z]*(?:[A-Za-z]+\b[^A-Za-z]*)?(?:(,|;|\\quad|\\qquad)|\\text\{\s*(and|or|,)\s*\}|\b(and|or)\b)?"
@@ -92,10 +93,10 @@ def _final_group(
     for previous, current in zip(reversed(boxes[:-1]), reversed(boxes[1:]), strict=True):
         between = text[previous[2] : current[0]]
         joiner = joiners.match(between) if len(between) <= MAX_JOINER_CHARS else None
-        if joiner is None:
+        if joiner is None or (joiners is _BOX_JOINER and not _EXPLICIT_JOINER.search(between)):
             break
-        word = joiner.group(2) or joiner.group(3)
-        joined = f"{previous[1]}{' or ' if word == 'or' else ', '}{joined}"
+        alternative = re.search(r"\bor\b", between) is not None
+        joined = f"{previous[1]}{' or ' if alternative else ', '}{joined}"
         count += 1
     return joined, count
 

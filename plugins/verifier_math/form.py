@@ -83,14 +83,10 @@ _HEDGE_WORDS = frozenset(
         "wrong",
         "incorrect",
         "false",
-        "true",
-        "is",
-        "isn",
         "isnt",
         "unless",
-        "if",
-        "but",
         "except",
+        "but",
         "guess",
         "unsure",
         "uncertain",
@@ -98,8 +94,6 @@ _HEDGE_WORDS = frozenset(
         "else",
         "vs",
         "versus",
-        "try",
-        "check",
     ]
 )
 _COMMAND = re.compile(r"\\[A-Za-z]+")

@@ -139,7 +139,12 @@ class Grader:
         parsed: Parsed | None = None,
     ) -> Verdict:
         """Grade the normalised answer ``text``: form rules, then parse and compare. ``parsed`` is math-verify's
-        own reading of ``text``, used where the statement rules leave the text as it is."""
+        own reading of ``text``, used where the statement rules leave the text as it is. ``others`` are the
+        region's other boxes: against a multi-part reference they are parts of the answer (one box per part of
+        the problem), against a single value they must agree with it."""
+        if gold.multipart and others:
+            boxes = dict.fromkeys(b for b in (*(normalise(o) for o in others), text) if b)
+            text, others, parsed = ", ".join(boxes), (), None
         if job.final_form:
             problem = unfinished(Statement.of(text).answer_sides(), gold.form)
             if problem:
@@ -224,12 +229,20 @@ class Grader:
             return Verdict(0.0, "no_answer", gold=gold.text)
         seen = {"extracted": extracted, "method": "math_verify", "gold": gold.text}
         text = normalise(extracted)
-        if text == gold.latex:
-            return Verdict(1.0, "correct", pred=gold.text, **seen)
         refused = refusal(text, self.limits)
         if refused:
             return Verdict(0.0, "rejected", note=refused, **seen)
-        return self._grade_text(job, gold, text, (), seen, parsed=pred)
+        # math-verify reads one formula; our reading of the same region must not find a hedge it skipped
+        # ("the answer is $3$ or $5$") or boxes that disagree with each other.
+        # Both only where math-verify read (part of) the same statement as ours.
+        ours = extract_answer(region, ("boxed", "answer_is"))
+        ours_text = normalise(ours.text) if ours is not None else ""
+        if text in ours_text and (problem := hedge(ours_text, gold.form, multipart=gold.multipart)):
+            return Verdict(0.0, "hedged", note=problem, **seen)
+        others = (*ours.others, ours.text) if ours is not None and ours.others and text == ours_text else ()
+        if text == gold.latex and not others:
+            return Verdict(1.0, "correct", pred=gold.text, **seen)
+        return self._grade_text(job, gold, text, others, seen, parsed=pred)
 
 
 def parse_answer(text: str) -> Parsed:

@@ -303,6 +303,16 @@ def test_own_attacks(grade: Grade, gold: str, completion: str, value: float, why
     assert result.value == value, (why, result.details, result.error)
 
 
+def test_boxes_are_the_parts_of_a_multi_part_reference(grade: Grade) -> None:
+    two = "$\\boxed{(3, 3)}$ for part (a), and for part (b) we find $\\boxed{(1, 1)}$."
+    assert grade("(3, 3), (1, 1)", two).value == 1.0
+    assert grade("(3, 3)", two).value == 0.0
+    assert grade("1", "$\\boxed{3}$ for part (a), and $\\boxed{1}$ for (b).").details["reason"] == "hedged"
+    three = "First $\\boxed{3}$, then $\\boxed{5}$, and to be safe also $\\boxed{7}$."
+    assert grade("3, 5", three).value == 0.0  # an extra candidate is an extra part
+    assert grade("(2, 2), (6, 2)", "$$\\boxed{(2, 2)} \\quad \\text{and} \\quad \\boxed{(6, 2)}$$").value == 1.0
+
+
 def test_or_lists_solutions_when_the_reference_has_several(grade: Grade) -> None:
     assert grade("3, 5", boxed("3 \\text{ or } 5")).value == 1.0
     assert grade("3, 5", "The answer is $3$ or $5$.").value == 1.0
@@ -313,3 +323,18 @@ def test_or_lists_solutions_when_the_reference_has_several(grade: Grade) -> None
 def test_the_reference_may_use_words_the_answer_uses(grade: Grade) -> None:
     assert grade("\\text{no solution}", boxed("\\text{no solution}")).value == 1.0
     assert grade("x \\neq 3", boxed("x \\ne 3")).value == 1.0
+
+
+@pytest.mark.parametrize(
+    ("gold", "completion", "reason"),
+    [
+        ("3", "The answer is $3$ or $5$.", "wrong"),  # math-verify reads both: a set of two parts for one
+        ("3", "The answer is $3$, maybe $5$.", "hedged"),
+        ("5", "So we get $\\boxed{3}$. On second thought the answer is $\\boxed{5}$.", "hedged"),
+        ("5", boxed("\\int_0^1 10x\\,dx"), "unfinished"),
+        ("2", boxed("3=2"), "false_statement"),
+    ],
+)
+def test_the_math_verify_method_refuses_the_same_attacks(grade: Grade, gold: str, completion: str, reason: str) -> None:
+    result = grade(gold, completion, extract=["math_verify"])
+    assert result.value == 0.0 and result.details["reason"] == reason, result.details
