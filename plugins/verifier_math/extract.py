@@ -2,9 +2,12 @@
 
 Each method looks for one convention and returns the answer text it found (or ``None``):
 
-- ``boxed``: the last ``\\boxed{...}`` (or ``\\fbox{...}``), joined with the boxes right before it when they are
-  separated only by commas, "and" or "or" (``\\boxed{2}`` and ``\\boxed{-2}`` is the two-part answer ``2, -2``).
-- ``answer_is``: the last "answer is ...", "answer: ...", "final answer ... is ...", up to the end of the sentence.
+- ``boxed``: the last ``\\boxed{...}`` (or ``\\fbox{...}``), joined with the boxes right before it when a comma,
+  "and" or "or" separates them (``\\boxed{2}`` and ``\\boxed{-2}`` is the two-part answer ``2, -2``; "or" is
+  kept as ``2 or -2``, which the grader reads as a hedge unless the reference has several parts). The other
+  boxes of the region are returned too: an answer whose boxes disagree is not an answer.
+- ``answer_is``: the last "answer is ...", "answer: ...", "final answer ... is ...", up to the end of the sentence;
+  formulas joined by "and", "or", "maybe"... are kept together (``$3$ or $5$`` is ``3 or 5``).
 - ``gsm8k``: the last ``#### 42`` line.
 - ``bold``: the last markdown-bold span holding math (``**73**``, ``**Answer:** 73``).
 - ``last_number``: the last number in the text (``1,234.5``, ``-3/4``, ``\\frac{1}{2}``, ``12%``).
@@ -20,34 +23,18 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-THINK_OPEN = "<think>"
-THINK_CLOSE = "</think>"
 MAX_EXTRACTED_CHARS = 2000
 """Longer captures are cut: the guards would refuse to parse them anyway."""
 
 
 @dataclass(frozen=True, slots=True)
 class Extraction:
-    """The answer text a method found, and which method found it."""
+    """The answer text a method found, which method found it, and (``boxed``) the contents of the region's
+    other boxes, which must agree with it."""
 
     text: str
     method: str
-
-
-def answer_region(completion: str, *, search_think: bool) -> str:
-    """The part of the completion searched for the answer: what follows the last ``</think>``.
-
-    A ``<think>`` that is never closed means the model never finished reasoning: there is no answer region.
-    A completion without think tags is searched whole.
-    """
-    if search_think:
-        return completion
-    close = completion.rfind(THINK_CLOSE)
-    if close >= 0:
-        return completion[close + len(THINK_CLOSE) :]
-    if THINK_OPEN in completion:
-        return ""
-    return completion
+    others: tuple[str, ...] = ()
 
 
 def extract_answer(region: str, methods: Sequence[str]) -> Extraction | None:
@@ -61,7 +48,8 @@ def extract_answer(region: str, methods: Sequence[str]) -> Extraction | None:
         if found:
             found = found.strip()
         if found:
-            return Extraction(found[:MAX_EXTRACTED_CHARS], method)
+            others = _other_boxes(region) if method == "boxed" else ()
+            return Extraction(found[:MAX_EXTRACTED_CHARS], method, others)
     return None
 
 
@@ -70,30 +58,65 @@ def extract_answer(region: str, methods: Sequence[str]) -> Extraction | None:
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*")
 MAX_JOINER_CHARS = 40
 """Boxes further apart than this are separate answers (and the joiner pattern only ever sees short text)."""
+MAX_OTHER_BOXES = 16
+"""Other boxes checked for agreement with the final one; more than this many is itself a refusal."""
+_DELIMS = r"(?:\s|\$|\\[()\[\]])*"
 _BOX_JOINER = re.compile(
-    r"^[\s$,.;]*(?:,|\band\b|\bor\b|\\text\{\s*(?:and|or|,)\s*\}|\\quad|\\qquad)?[\s$,;]*$"
+    r"^(?:\s|\$|\\[()\[\]]|\\[,;: ]|\\q?quad\b|(,|;|\\text\{\s*(?:and|,)\s*\}|\band\b)"
+    r"|(\\text\{\s*or\s*\}|\bor\b))+$"
 )
+"""What may separate two boxes of one answer: spaces, math delimiters and at least one comma, "and" or "or"."""
+_EXPLICIT_JOINER = re.compile(r"[,;]|\band\b|\bor\b")
+
+_GOLD_BOX_JOINER = re.compile(
+    r"^[^A-Za-z]*(?:[A-Za-z]+\b[^A-Za-z]*)?(?:(,|;|\\quad|\\qquad)|\\text\{\s*(and|or|,)\s*\}|\b(and|or)\b)?"
+    r"[^A-Za-z]*$"
+)
+"""A reference is trusted more: its boxes are one answer unless prose separates them (more than one word besides
+"and"/"or"): adjacent boxes, ``\\boxed{1} papers and \\boxed{2} bins``."""
 
 
-def find_boxed(text: str) -> str | None:
+def find_boxed(text: str, *, reference: bool = False) -> str | None:
     boxes = _boxes(text)
     if not boxes:
         return None
-    parts = [boxes[-1]]
-    # Walk back over boxes joined to the last one by "and", "or" or commas: one multi-part answer.
+    return _final_group(text, boxes, _GOLD_BOX_JOINER if reference else _BOX_JOINER)[0]
+
+
+def _final_group(
+    text: str, boxes: list[tuple[int, str, int]], joiners: re.Pattern[str] = _BOX_JOINER
+) -> tuple[str, int]:
+    """The last box joined with the boxes right before it by "and", "or" or commas (one multi-part answer),
+    and how many boxes that took."""
+    joined = boxes[-1][1]
+    count = 1
     for previous, current in zip(reversed(boxes[:-1]), reversed(boxes[1:]), strict=True):
         between = text[previous[2] : current[0]]
-        if len(between) > MAX_JOINER_CHARS or not _BOX_JOINER.match(between):
+        joiner = joiners.match(between) if len(between) <= MAX_JOINER_CHARS else None
+        if joiner is None or (joiners is _BOX_JOINER and not _EXPLICIT_JOINER.search(between)):
             break
-        parts.append(previous)
-    return ", ".join(content for _, content, _ in reversed(parts))
+        alternative = re.search(r"\bor\b", between) is not None
+        joined = f"{previous[1]}{' or ' if alternative else ', '}{joined}"
+        count += 1
+    return joined, count
+
+
+def _other_boxes(text: str) -> tuple[str, ...]:
+    """The contents of the boxes before the final answer's group (nested boxes are their parent's)."""
+    boxes = _boxes(text)
+    if not boxes:
+        return ()
+    _, count = _final_group(text, boxes)
+    return tuple(content for _, content, _ in boxes[: len(boxes) - count])
 
 
 def _boxes(text: str) -> list[tuple[int, str, int]]:
     """``(start, content, end)`` of every box, in order; an unclosed box runs to the end of what is scanned."""
-    found = []
+    found: list[tuple[int, str, int]] = []
     for match in _BOX.finditer(text):
         start, pos = match.start(), match.end()
+        if found and start < found[-1][2]:  # a box inside a box is part of its parent's content
+            continue
         if pos < len(text) and text[pos] == "{":
             content, end = _braced(text, pos)
         else:  # \boxed 5: a single token
@@ -145,11 +168,35 @@ def find_answer_is(text: str) -> str | None:
     return _first_statement(rest)
 
 
+_FORMULA_JOINER = re.compile(r"^\s*(?:,|;|and|,\s*and)\s*$", re.IGNORECASE)
+_HEDGE_JOINER = re.compile(
+    r"^[\s,;]*(?:\b(?:or|maybe|perhaps|possibly|probably|not|nor|either|else|otherwise)\b[\s,;]*)+$",
+    re.IGNORECASE,
+)
+
+
 def _first_statement(rest: str) -> str | None:
-    """The math at the start of ``rest``: a delimited formula, else the text up to the end of the sentence."""
+    """The math at the start of ``rest``: a delimited formula (with the formulas "and", "or", "maybe" join to
+    it), else the text up to the end of the sentence."""
     delimited = _DELIMITED.match(rest)
     if delimited:
-        return next(g for g in delimited.groups() if g is not None)
+        statement = next(g for g in delimited.groups() if g is not None)
+        while len(statement) < MAX_EXTRACTED_CHARS:
+            rest = rest[delimited.end() :]
+            gap = re.match(r"[^$\\\n.]{0,40}", rest)
+            assert gap is not None  # the pattern matches the empty string
+            following = _DELIMITED.match(rest[gap.end() :])
+            if following is None:
+                break
+            if _FORMULA_JOINER.match(gap.group()):
+                statement += ", "
+            elif _HEDGE_JOINER.match(gap.group()):
+                statement += " or "
+            else:
+                break
+            statement += next(g for g in following.groups() if g is not None)
+            rest, delimited = rest[gap.end() :], following
+        return statement
     line = rest.split("\n", 1)[0]
     end = _SENTENCE_END.search(line)
     statement = line[: end.start()] if end else line

@@ -10,28 +10,34 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import math_verify
 import math_verify.grader
 import math_verify.parser
 from math_verify import ExprExtractionConfig, LatexExtractionConfig
-from sympy import Basic, Expr, FiniteSet, Interval, MatrixBase, Mul, Rational, Tuple, UnevaluatedExpr
+from sympy import Basic, Eq, Expr, FiniteSet, Interval, MatrixBase, Rational, Symbol, Tuple
+from sympy.core.function import AppliedUndef
 from sympy.core.relational import Relational
 
-from verifier_math.extract import extract_answer, find_boxed
+from verifier_math.extract import MAX_OTHER_BOXES, extract_answer, find_boxed
+from verifier_math.form import Form, Statement, alternatives_as_list, clock, hedge, last_digit_unit, unfinished
 from verifier_math.guards import GuardLimits, refusal
-from verifier_math.messages import Job, Phase, Verdict, gold_failure
+from verifier_math.messages import Job, Phase, Verdict, clip, gold_failure
+from verifier_math.notation import normalise
+from verifier_math.tolerance import drop_percent, install, relative_tolerance
 
 # The worker's interval timer replaces math-verify's alarms; its "timeout disabled" warning would be noise.
 math_verify.parser.TIMEOUT_WARNING_SHOWN = True
 math_verify.grader.TIMEOUT_WARNING_SHOWN = True
 logging.getLogger("math_verify").setLevel(logging.ERROR)
+install()  # decimals compared with a relative tolerance (see tolerance.py)
 
 _BOXED_ONLY = (LatexExtractionConfig(boxed_match_priority=0),)
 _ANYWHERE = (LatexExtractionConfig(), ExprExtractionConfig())
+_TARGETS = {"latex": LatexExtractionConfig(), "expr": ExprExtractionConfig()}
 MAX_MATCHED_PARTS = 12
 """Sets larger than this are compared by math-verify alone, not part by part (the matching is quadratic)."""
 
@@ -42,6 +48,19 @@ class BadGold(Exception):
     """The gold answer cannot be used; the item is skipped rather than scored."""
 
 
+@dataclass(frozen=True, slots=True)
+class Gold:
+    """A parsed reference: its value, its sympy text (for details), its normalised LaTeX and what the form rules
+    need to know about it."""
+
+    parsed: Parsed
+    text: str
+    latex: str
+    form: Form
+    multipart: bool
+    clock: int | None
+
+
 class Grader:
     """Grades jobs; keeps an LRU cache of parsed gold answers (a GRPO group sends one gold many times)."""
 
@@ -49,9 +68,7 @@ class Grader:
         self.limits = limits
         self.phase = Phase.IDLE
         self._publish = publish
-        self._gold: Callable[[str], tuple[Parsed, str, str]] = functools.lru_cache(maxsize=gold_cache_size)(
-            self._parse_gold
-        )
+        self._gold: Callable[[str, bool], Gold] = functools.lru_cache(maxsize=gold_cache_size)(self._parse_gold)
 
     def cache_info(self) -> Any:
         """Hits and misses of the parsed-gold cache (``functools`` cache statistics)."""
@@ -64,67 +81,168 @@ class Grader:
     def grade(self, job: Job) -> Verdict:
         self.set_phase(Phase.GOLD)
         try:
-            gold, gold_text, gold_latex = self._gold(job.gold.strip())
+            text = job.gold.strip()
+            gold = self._gold(text, "math_verify" in job.methods and len(text) > self.limits.max_answer_chars)
         except BadGold as exc:
             return gold_failure("bad_reference", str(exc))
         self.set_phase(Phase.PREDICTION)
-        return self._grade_prediction(job, gold, gold_text, gold_latex)
+        with relative_tolerance(job.rel_tol):
+            return self._grade_prediction(job, gold)
 
-    def _parse_gold(self, gold: str) -> tuple[Parsed, str, str]:
-        """The parsed gold, its sympy text (for details) and its normalised LaTeX."""
-        if not gold:
+    def _parse_gold(self, text: str, solution: bool) -> Gold:
+        """``solution``: the reference is a whole worked solution, read by math-verify's extraction (only with
+        the ``math_verify`` method, which reads completions that way too)."""
+        if not text:
             raise BadGold("the reference answer is empty")
-        if "\\boxed" in gold or "\\fbox" in gold:
-            gold = find_boxed(gold) or gold
-        gold = normalise(gold)
-        refused = refusal(gold, self.limits)
+        if "\\boxed" in text or "\\fbox" in text:
+            text = find_boxed(text, reference=True) or text
+        elif solution:
+            found = math_verify.parse(text, extraction_config=_ANYWHERE, parsing_timeout=None)
+            text = next((p for p in found if isinstance(p, str)), text)
+        latex = normalise(text)
+        refused = refusal(latex, self.limits)
         if refused:
             raise BadGold(f"the reference answer is not parsed: {refused}")
-        parsed = parse_answer(gold)
+        form = Form.of(latex)
+        # The reference is trusted: "or" between its parts and one name's list of values are lists of solutions.
+        graded = alternatives_as_list(latex) if form.alternatives else latex
+        graded = Statement.of(graded).answer_text() or graded
+        parsed = [drop_percent(p) for p in parse_answer(graded)]
         if not parsed:
-            raise BadGold(f"the reference answer could not be parsed as math: {gold[:200]!r}")
-        return parsed, str(parsed[0]), gold
+            raise BadGold(f"the reference answer could not be parsed as math: {latex[:200]!r}")
+        gold_parts = parts(parsed[0])
+        multipart = gold_parts is not None and len(gold_parts) > 1
+        return Gold(parsed, str(parsed[0]), latex, form, multipart, clock(latex))
 
-    def _grade_prediction(self, job: Job, gold: Parsed, gold_text: str, gold_latex: str) -> Verdict:
+    def _grade_prediction(self, job: Job, gold: Gold) -> Verdict:
         extraction = extract_answer(job.region, job.methods)
         if extraction is None and "math_verify" in job.methods:
-            return self._grade_math_verify(job, job.region, gold, gold_text)
+            return self._grade_math_verify(job, job.region, gold)
         if extraction is None:
-            return Verdict(0.0, "no_answer", gold=gold_text)
-        seen = {"extracted": extraction.text, "method": extraction.method, "gold": gold_text}
+            return Verdict(0.0, "no_answer", gold=gold.text)
+        seen = {"extracted": extraction.text, "method": extraction.method, "gold": gold.text}
         text = normalise(extraction.text)
-        if text == gold_latex:  # the same text as the reference: no need to parse and compare
-            return Verdict(1.0, "correct", pred=gold_text, **seen)
+        if text == gold.latex and not extraction.others:  # the reference's own text: no need to parse
+            return Verdict(1.0, "correct", pred=gold.text, **seen)
         refused = refusal(text, self.limits)
         if refused:
             return Verdict(0.0, "rejected", note=refused, **seen)
-        pred = parse_answer(text)
+        return self._grade_text(job, gold, text, extraction.others, seen)
+
+    def _grade_text(
+        self,
+        job: Job,
+        gold: Gold,
+        text: str,
+        others: Sequence[str],
+        seen: dict[str, str],
+        parsed: Parsed | None = None,
+    ) -> Verdict:
+        """Grade the normalised answer ``text``: form rules, then parse and compare. ``parsed`` is math-verify's
+        own reading of ``text``, used where the statement rules leave the text as it is. ``others`` are the
+        region's other boxes: against a multi-part reference they are parts of the answer (one box per part of
+        the problem), against a single value they must agree with it."""
+        if gold.multipart and others:
+            boxes = dict.fromkeys(b for b in (*(normalise(o) for o in others), text) if b)
+            text, others, parsed = ", ".join(boxes), (), None
+        if job.final_form:
+            problem = unfinished(Statement.of(text).answer_sides(), gold.form)
+            if problem:
+                return Verdict(0.0, "unfinished", note=problem, **seen)
+        problem = hedge(text, gold.form, multipart=gold.multipart)
+        if problem:
+            return Verdict(0.0, "hedged", note=problem, **seen)
+        if gold.multipart or gold.form.alternatives:
+            text = alternatives_as_list(text)
+        statement = Statement.of(text)
+        if any(not side.strip() for sides in statement.parts for side in sides):
+            return Verdict(0.0, "hedged", note="the answer has an empty part", **seen)
+        if gold.clock is not None and (minutes := clock(text)) is not None:
+            correct = minutes == gold.clock
+            return Verdict(1.0 if correct else 0.0, "correct" if correct else "wrong", pred=text, **seen)
+        false = self._false_statement(statement, job)
+        if false:
+            return Verdict(0.0, "false_statement", note=false, **seen)
+        answer = statement.answer_text()
+        pred = [drop_percent(p) for p in (parsed if parsed and answer is None else parse_answer(answer or text))]
         if not pred:
             return Verdict(0.0, "unparsed", **seen)
-        correct, note = compare(gold, pred, job)
+        disagreeing = self._disagreeing_box(others, text, pred, job)
+        if disagreeing is not None:
+            return Verdict(0.0, "hedged", note=f"the boxed answers disagree: {clip(disagreeing)!r}", **seen)
+        correct, note = compare(gold.parsed, pred, job)
+        if not correct and len(statement.parts) == 1 and statement.approximations:
+            # "pi \approx 3.14" for a reference of 3.14: the approximation agrees with the value to its digits.
+            approximation = parse_answer(normalise(statement.approximations[-1][1]))
+            if approximation and compare(gold.parsed, approximation, job)[0]:
+                correct, note = True, "the approximation written equals the reference"
         return Verdict(
             1.0 if correct else 0.0, "correct" if correct else "wrong", pred=str(pred[0]), note=note, **seen
         )
 
-    def _grade_math_verify(self, job: Job, region: str, gold: Parsed, gold_text: str) -> Verdict:
+    def _false_statement(self, statement: Statement, job: Job) -> str | None:
+        """Why the answer states an equation whose number sides differ (``3 = 2``), or ``None``."""
+        for sides in statement.closed_groups():
+            values = [parse_answer(normalise(side)) for side in sides]
+            if any(not v for v in values):
+                return f"a side of {' = '.join(sides)!r} does not parse"
+            last = values[-1][0]
+            if not all(_equal(last, v[0], _kwargs(job)) for v in values[:-1]):
+                return f"the sides of {' = '.join(s.strip() for s in sides)!r} are not equal"
+        for value, approximation in statement.approximations:
+            unit = last_digit_unit(approximation)
+            exact, approx = parse_answer(normalise(value)), parse_answer(normalise(approximation))
+            if not exact or not approx:
+                return f"{value.strip()} \\approx {approximation.strip()} does not parse"
+            try:
+                agree = (
+                    bool(abs(exact[0] - approx[0]).evalf(30) <= Rational(unit) * 1.0000001)
+                    if unit
+                    else _equal(exact[0], approx[0], _kwargs(job))
+                )
+            except (TypeError, ValueError, ArithmeticError):
+                agree = False
+            if not agree:
+                return f"{value.strip()} is not approximately {approximation.strip()}"
+        return None
+
+    def _disagreeing_box(self, others: Sequence[str], text: str, pred: Parsed, job: Job) -> str | None:
+        """An earlier box whose value differs from the final answer's (or cannot be read), or ``None``."""
+        distinct = {normalise(other) for other in others} - {text, ""}
+        if len(distinct) > MAX_OTHER_BOXES:
+            return f"{len(distinct)} different boxed answers"
+        for other in sorted(distinct):
+            value = [] if refusal(other, self.limits) else parse_answer(Statement.of(other).answer_text() or other)
+            if not value or not _equal(pred[0], drop_percent(value[0]), _kwargs(job)):
+                return other
+        return None
+
+    def _grade_math_verify(self, job: Job, region: str, gold: Gold) -> Verdict:
         refused = refusal(region, self.limits, check_length=False)
         if refused:
-            return Verdict(0.0, "rejected", method="math_verify", gold=gold_text, note=refused)
-        found = math_verify.parse(region, extraction_config=_ANYWHERE, parsing_timeout=None)
-        pred = [p for p in found if not isinstance(p, str)]
-        if not pred:
-            return Verdict(0.0, "no_answer", gold=gold_text)
-        extracted = next((p for p in found if isinstance(p, str)), str(pred[0]))
-        correct, note = compare(gold, pred, job)
-        return Verdict(
-            1.0 if correct else 0.0,
-            "correct" if correct else "wrong",
-            extracted=extracted,
-            method="math_verify",
-            gold=gold_text,
-            pred=str(pred[0]),
-            note=note,
-        )
+            return Verdict(0.0, "rejected", method="math_verify", gold=gold.text, note=refused)
+        targets = tuple(_TARGETS[t] for t in job.math_verify_targets)
+        found = math_verify.parse(region, extraction_config=targets, parsing_timeout=None)
+        pred = [p for p in found if isinstance(p, Basic | MatrixBase)][:1]
+        extracted = next((p for p in found if isinstance(p, str)), str(pred[0]) if pred else "")
+        if not extracted:
+            return Verdict(0.0, "no_answer", gold=gold.text)
+        seen = {"extracted": extracted, "method": "math_verify", "gold": gold.text}
+        text = normalise(extracted)
+        refused = refusal(text, self.limits)
+        if refused:
+            return Verdict(0.0, "rejected", note=refused, **seen)
+        # math-verify reads one formula; our reading of the same region must not find a hedge it skipped
+        # ("the answer is $3$ or $5$") or boxes that disagree with each other.
+        # Both only where math-verify read (part of) the same statement as ours.
+        ours = extract_answer(region, ("boxed", "answer_is"))
+        ours_text = normalise(ours.text) if ours is not None else ""
+        if text in ours_text and (problem := hedge(ours_text, gold.form, multipart=gold.multipart)):
+            return Verdict(0.0, "hedged", note=problem, **seen)
+        others = (*ours.others, ours.text) if ours is not None and ours.others and text == ours_text else ()
+        if text == gold.latex and not others:
+            return Verdict(1.0, "correct", pred=gold.text, **seen)
+        return self._grade_text(job, gold, text, others, seen, parsed=pred)
 
 
 def parse_answer(text: str) -> Parsed:
@@ -140,17 +258,23 @@ def parse_answer(text: str) -> Parsed:
     return [p for p in parsed if isinstance(p, Basic | MatrixBase)][:1]
 
 
-def compare(gold: Parsed, pred: Parsed, job: Job) -> tuple[bool, str | None]:
-    """math-verify's verdict, made strict (or lenient) about multi-part answers. Returns (correct, note)."""
-    kwargs = {
-        "float_rounding": job.precision,
+def _kwargs(job: Job) -> dict[str, Any]:
+    # float_rounding is unused: tolerance.numeric_eq compares decimals with job.rel_tol instead.
+    return {
+        "float_rounding": 15,
         "numeric_precision": 15,
         "strict": job.strict_variables,
         "allow_set_relation_comp": job.set_relation,
     }
+
+
+def compare(gold: Parsed, pred: Parsed, job: Job) -> tuple[bool, str | None]:
+    """math-verify's verdict, made strict (or lenient) about multi-part answers. Returns (correct, note)."""
+    kwargs = _kwargs(job)
+    point = _as_point(gold[0], pred[0])
+    if point is not None:
+        return _equal(*point, kwargs), "the reference (a, b) read as a point, the answer in the order written"
     correct = bool(math_verify.verify(gold, pred, timeout_seconds=None, **kwargs))
-    if not correct:
-        correct = _equal_without_percent(gold[0], pred[0], kwargs)
     gold_parts, pred_parts = parts(gold[0]), parts(pred[0])
     if job.strict_multipart:
         if (
@@ -183,13 +307,34 @@ def compare(gold: Parsed, pred: Parsed, job: Job) -> tuple[bool, str | None]:
 def parts(expr: Any) -> list[Any] | None:
     """The parts of a multi-part answer; one part for a single value, equation or interval; ``None`` where
     counting parts means nothing (matrices, unions, other sets)."""
-    if isinstance(expr, FiniteSet | Tuple):
-        return list(getattr(expr, "_unsorted_args", expr.args))
+    if isinstance(expr, Eq) and _is_name(expr.lhs):  # x = ±2 and (p, q) = (3, 2) have the parts of their value
+        return parts(expr.rhs)
+    if isinstance(expr, FiniteSet):  # a set: a part listed twice is one part
+        return list(dict.fromkeys(getattr(expr, "_unsorted_args", expr.args)))
+    if isinstance(expr, Tuple):
+        return list(expr.args)
     if isinstance(expr, MatrixBase):
         return None
     if isinstance(expr, Expr | Relational | Interval):
         return [expr]
     return None
+
+
+def _as_point(gold: Any, pred: Any) -> tuple[Tuple, Tuple] | None:
+    """An open interval ``(a, b)`` is also the point (a, b): against an answer listing two values, the two are
+    compared as ordered pairs (``1, 3`` matches, ``3, 1`` does not), not as a set against an interval."""
+    if not (isinstance(gold, Interval) and gold.left_open and gold.right_open and isinstance(pred, FiniteSet)):
+        return None
+    written = getattr(pred, "_unsorted_args", pred.args)
+    return (Tuple(gold.start, gold.end), Tuple(*written)) if len(written) == 2 else None
+
+
+def _is_name(expr: Any) -> bool:
+    if isinstance(expr, Tuple):
+        return len(expr) > 0 and all(_is_name(e) for e in expr)
+    if isinstance(expr, AppliedUndef):
+        return all(isinstance(a, Symbol) for a in expr.args)
+    return isinstance(expr, Symbol)
 
 
 def _perfect_matching(gold: Sequence[Any], pred: Sequence[Any], kwargs: dict[str, Any]) -> bool:
@@ -208,108 +353,7 @@ def _perfect_matching(gold: Sequence[Any], pred: Sequence[Any], kwargs: dict[str
     return all(assign(g, set()) for g in range(len(gold)))
 
 
-_PERCENT = UnevaluatedExpr(Rational(1, 100))
-
-
-def _percent_number(expr: Any) -> Any | None:
-    """``X`` for latex2sympy's ``X%`` (``X * UnevaluatedExpr(1/100)``), else ``None``."""
-    if isinstance(expr, Mul) and len(expr.args) == 2 and expr.args[1] == _PERCENT:
-        return expr.args[0]
-    return None
-
-
-def _equal_without_percent(gold: Any, pred: Any, kwargs: dict[str, Any]) -> bool:
-    """``12.5%`` equals ``12.5`` as ``50%`` equals ``50``: math-verify drops the percent sign only for integers."""
-    gold_number, pred_number = _percent_number(gold), _percent_number(pred)
-    if gold_number is None and pred_number is None:
-        return False
-    return _equal(gold if gold_number is None else gold_number, pred if pred_number is None else pred_number, kwargs)
-
-
 def _equal(gold: Any, pred: Any, kwargs: dict[str, Any]) -> bool:
     return bool(math_verify.verify([gold], [pred], timeout_seconds=None, **kwargs))
 
 
-_UNICODE = {
-    "−": "-",
-    "–": "-",
-    "×": "\\times ",
-    "·": "\\cdot ",
-    "÷": "\\div ",
-    "π": "\\pi ",
-    "√": "\\sqrt",
-    "∞": "\\infty ",
-    "≤": "\\le ",
-    "≥": "\\ge ",
-    "≠": "\\ne ",
-    "±": "\\pm ",
-    "∓": "\\mp ",
-    "∪": "\\cup ",
-    "∩": "\\cap ",
-    "∈": "\\in ",
-    "\u00a0": " ",
-    "°": "^\\circ ",
-}
-_UNICODE_RE = re.compile("|".join(map(re.escape, _UNICODE)))
-_DELIMITERS = re.compile(r"^\s*(?:\$\$|\$|\\\(|\\\[)(.*?)(?:\$\$|\$|\\\)|\\\])\s*$", re.DOTALL)
-_PLAIN_WORDS = [
-    (re.compile(r"(?<![\\A-Za-z])pi(?![A-Za-z])"), r"\\pi "),
-    (re.compile(r"(?<![\\A-Za-z])(?:infinity|inf)(?![A-Za-z])"), r"\\infty "),
-]
-_MIXED_NUMBER = re.compile(r"^(-?)(\d+)\s*(?:\\[dt]?frac\{(\d+)\}\{(\d+)\}|\s(\d+)/(\d+))$")
-_FUNCTION_WORDS = frozenset(
-    [
-        "sin",
-        "cos",
-        "tan",
-        "cot",
-        "sec",
-        "csc",
-        "arcsin",
-        "arccos",
-        "arctan",
-        "sinh",
-        "cosh",
-        "tanh",
-        "log",
-        "ln",
-        "exp",
-        "sqrt",
-        "and",
-        "or",
-    ]
-)
-# Unit words after a number: spaced ("10 cm", "10 cm^2") or long enough not to be variables ("10weeks");
-# "10xy" stays a product.
-# Words are separated by mandatory whitespace so that a run of letters splits only one way (the earlier
-# ``(?:[A-Za-z]{2,}\s*)+`` backtracked exponentially on "1 aaaa...a!").
-_TRAILING_WORDS = re.compile(
-    r"^(.*?[\d}])(?:\s+|(?=[A-Za-z]{3}))([A-Za-z]{2,}(?:\^\d)?\.?(?:\s+[A-Za-z]{2,}(?:\^\d)?\.?)*)\s*$"
-)
-
-
-def normalise(text: str) -> str:
-    """Bring a plain or LaTeX answer to the LaTeX math-verify parses best.
-
-    Unicode math becomes LaTeX (``30°`` is ``30^\\circ``), outer ``$``/``\\(``/``\\[`` go, bare ``pi`` and
-    ``infinity`` become ``\\pi`` and ``\\infty`` (``pi/2`` equals ``\\dfrac{\\pi}{2}``), a mixed number
-    ``2\\frac{1}{2}`` means 5/2, and trailing unit words (``10 weeks``, ``10 cm``) become ``\\text{}`` so they
-    are dropped like ``\\text{ cm}`` instead of multiplying letters.
-    """
-    text = _UNICODE_RE.sub(lambda m: _UNICODE[m.group()], text).strip()
-    delimited = _DELIMITERS.match(text)
-    if delimited:
-        text = delimited.group(1).strip()
-    text = text.replace("\\displaystyle", "").strip().rstrip(".").strip()
-    for pattern, replacement in _PLAIN_WORDS:
-        text = pattern.sub(replacement, text)
-    mixed = _MIXED_NUMBER.match(text)
-    if mixed:
-        sign, whole = mixed.group(1), mixed.group(2)
-        num, den = mixed.group(3) or mixed.group(5), mixed.group(4) or mixed.group(6)
-        if int(den) != 0 and int(num) < int(den):
-            text = f"{sign}\\frac{{{int(whole) * int(den) + int(num)}}}{{{den}}}"
-    units = _TRAILING_WORDS.match(text)
-    if units and not set(re.findall(r"[A-Za-z]+", units.group(2).lower())) & _FUNCTION_WORDS:
-        text = f"{units.group(1)}\\text{{ {units.group(2).strip()}}}"
-    return text

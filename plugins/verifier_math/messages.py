@@ -28,11 +28,13 @@ class Job:
     gold: str
     region: str
     methods: tuple[str, ...]
-    precision: int
+    rel_tol: float
     strict_multipart: bool
     set_relation: bool
     strict_variables: bool
     timeout_s: float
+    final_form: bool = True
+    math_verify_targets: tuple[str, ...] = ("latex", "expr")
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,14 +6,17 @@ from typing import Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from verifier import ReasoningTags
+
 Method: TypeAlias = Literal["boxed", "answer_is", "gsm8k", "bold", "last_number", "math_verify"]
 """A way of finding the final answer in a completion (see ``verifier_math.extract``)."""
 
 DEFAULT_METHODS: tuple[Method, ...] = ("boxed", "answer_is", "gsm8k", "bold", "last_number")
 
 
-class MathParams(BaseModel):
-    """Per-request parameters of the ``math`` reward."""
+class MathParams(ReasoningTags):
+    """Per-request parameters of the ``math`` reward; ``think_tag`` and ``think_in_prompt`` (from
+    ``verifier.ReasoningTags``) say where the reasoning ends, as for every reward."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -23,11 +26,33 @@ class MathParams(BaseModel):
         description="answer extraction methods, tried in order; the first that finds something wins. "
         "'math_verify' hands the answer region to math-verify's own extraction",
     )
-    search_think: bool = Field(
-        default=False, description="also search the reasoning inside <think>...</think> for the answer"
+    math_verify_targets: tuple[Literal["latex", "expr"], ...] = Field(
+        default=("latex", "expr"),
+        min_length=1,
+        description="what the 'math_verify' method looks for: LaTeX, plain expressions, or both "
+        "(math-verify's extraction configs)",
     )
-    precision: int = Field(
-        default=6, ge=0, le=15, description="decimal places a float answer is rounded to before comparing"
+    search_think: bool = Field(
+        default=False,
+        description="also search the reasoning for the answer (the whole completion, even an unfinished one)",
+    )
+    rel_tol: float = Field(
+        default=1e-6,
+        ge=0,
+        le=0.1,
+        description="a decimal equals a number when they differ by at most rel_tol times the larger of the two",
+    )
+    precision: int | None = Field(
+        default=None,
+        ge=0,
+        le=15,
+        description="deprecated (was: decimal places to round to); when set, rel_tol is 10^-precision",
+    )
+    final_form: bool = Field(
+        default=True,
+        description="the answer must be in final form: an operator the reference does not use (integral, sum, "
+        "product, limit, derivative, determinant, binomial, factorial, a function, arithmetic between numbers) "
+        "makes it not an answer (0.0, reason unfinished)",
     )
     strict_multipart: bool = Field(
         default=True,
@@ -47,6 +72,12 @@ class MathParams(BaseModel):
         le=60,
         description="seconds one item may take; over it the item scores 0.0 (timeout)",
     )
+
+
+    @property
+    def tolerance(self) -> float:
+        """The relative tolerance in force (``precision``, where a caller still sends it, wins)."""
+        return self.rel_tol if self.precision is None else 10.0**-self.precision
 
 
 class MathOptions(BaseModel):

@@ -9,10 +9,9 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from verifier import Health, RewardItem, Score
+from verifier import Health, RewardItem, Score, split_reasoning
 from verifier_math import metrics
 from verifier_math.errors import PoolError
-from verifier_math.extract import THINK_CLOSE, THINK_OPEN, answer_region
 from verifier_math.guards import GuardLimits
 from verifier_math.messages import Job, Verdict
 from verifier_math.params import MathOptions, MathParams
@@ -102,7 +101,8 @@ class MathReward:
             return Score(None, known_bad.details(), known_bad.error)
 
         text = item.completion_text
-        region = answer_region(text, search_think=params.search_think)
+        split = split_reasoning(text, params)
+        region = text if params.search_think else split.answer or ""
         truncated = len(region) > self.options.max_completion_chars
         if truncated:
             region = region[-self.options.max_completion_chars :]
@@ -110,11 +110,13 @@ class MathReward:
             gold,
             region,
             params.extract,
-            params.precision,
+            params.tolerance,
             params.strict_multipart,
             params.set_relation,
             params.strict_variables,
             params.timeout_s,
+            params.final_form,
+            params.math_verify_targets,
         )
         pool = self._pool
         if pool is None:
@@ -133,8 +135,8 @@ class MathReward:
             details["truncated"] = (
                 f"only the last {self.options.max_completion_chars} characters were searched"
             )
-        if verdict.reason == "no_answer" and not region and THINK_OPEN in text and THINK_CLOSE not in text:
-            details["note"] = "the <think> block is never closed"
+        if verdict.reason == "no_answer" and not split.finished and not params.search_think:
+            details["note"] = f"the <{params.think_tag}> block is never closed: the reasoning did not finish"
         return Score(verdict.value, details, verdict.error)
 
     def _remember_bad_gold(self, gold: tuple[str, float], verdict: Verdict) -> None:

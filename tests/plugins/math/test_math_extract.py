@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from verifier_math.extract import answer_region, extract_answer
+from verifier_math.extract import extract_answer
 from verifier_math.params import DEFAULT_METHODS
 
 from tests.plugins.math.conftest import Grade
@@ -75,12 +75,13 @@ def test_an_unclosed_box_is_bounded() -> None:
     assert found is not None and len(found.text) <= 2000
 
 
-def test_think_block_is_not_searched_unless_asked() -> None:
+def test_think_block_is_not_searched_unless_asked(grade: Grade) -> None:
     text = "<think>the answer is 42</think>The answer is 41."
-    assert answer_region(text, search_think=False) == "The answer is 41."
-    assert answer_region(text, search_think=True) == text
-    assert answer_region("<think>still thinking, 42", search_think=False) == ""
-    assert answer_region("no tags: 42", search_think=False) == "no tags: 42"
+    assert grade("41", text).value == 1.0
+    assert grade("42", text).value == 0.0
+    assert grade("42", "<think>still thinking, 42").details["reason"] == "no_answer"
+    assert grade("42", "<think>still thinking, the answer is 42", search_think=True).value == 1.0
+    assert grade("42", "no tags: 42").value == 1.0
 
 
 @pytest.mark.parametrize(

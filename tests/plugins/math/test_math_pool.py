@@ -183,7 +183,7 @@ def test_details_are_clipped(grade: Grade) -> None:
 
 def test_gold_answers_are_parsed_once_per_worker() -> None:
     grader = Grader(GuardLimits(), gold_cache_size=8, publish=lambda phase: None)
-    job = Job("\\frac{1}{2}", "\\boxed{0.5}", ("boxed",), 6, True, False, True, 5.0)
+    job = Job("\\frac{1}{2}", "\\boxed{0.5}", ("boxed",), 1e-6, True, False, True, 5.0)
     assert [grader.grade(job).value for _ in range(3)] == [1.0, 1.0, 1.0]
     info = grader.cache_info()
     assert (info.misses, info.hits) == (1, 2)
@@ -235,7 +235,7 @@ def test_a_pool_without_workers_answers_with_an_error_not_a_score() -> None:
         await pool.start()
         try:
             assert pool.stats().alive == 0 and pool.stats().start_error
-            job = Job("1", "\\boxed{1}", ("boxed",), 6, True, False, True, 5.0)
+            job = Job("1", "\\boxed{1}", ("boxed",), 1e-6, True, False, True, 5.0)
             with pytest.raises(PoolError, match="no math worker process can be started"):
                 await pool.run(job)
         finally:
