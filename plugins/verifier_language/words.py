@@ -7,9 +7,11 @@ What counts as a word (see docs/language.md for the reasons):
   Thai, Lao, Khmer, Myanmar, Tibetan: ``characters / UNSPACED_CHARS_PER_WORD``. The CJK ratios are measured
   on parallel sentences (tests/plugins/language/data/parallel.jsonl) so that a sentence and its English
   translation count about the same;
-- never counted: numbers and any token with a digit, identifiers (``snake_case``, ``camelCase``,
-  ``a.b_c``), tokens with code or math symbols (``=<>{}[]()\\|^~@#$%&*+/``), punctuation. Code, math and
-  URLs were already blanked by ``text.mask``.
+- words in disguise are read as words (``disguise.undisguise_token``): ``first_we_add``, ``and/or``,
+  ``firstWeAdd``, ``first-we-add.the-sum`` are several words, ``F1rst`` is ``First``;
+- never counted: numbers and any other token with a digit, lone letters (``a.b_c`` is three), tokens with
+  code or math symbols (``=<>{}[]()\\|^~@#$%&*+``), punctuation, common unit symbols (``cm``, ``kg``: the same
+  in every language). Code, math and URLs were already blanked by ``text.mask``.
 
 A segment is a run of words of one script family inside one sentence (or clause ending in ``;`` or ``:``)
 of one line: a language switch inside a sentence almost always comes with a script switch, and a sentence
@@ -24,6 +26,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Final
 
+from verifier_language.disguise import undisguise_token
 from verifier_language.scripts import (
     ALPHABETS,
     SCRIPT_RANGES,
@@ -44,6 +47,11 @@ _STOPS = "。！？；：…．｡"
 _UNIT: Final = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?P<stop>[{_STOPS}]+)|(?P<token>[^\s{_CJK}{_STOPS}]+)")
 _KANA: Final = re.compile(f"[{SCRIPT_RANGES['kana']}]")
 _CODE_LIKE: Final = re.compile(r"[_=<>{}\[\]()\\|^~@#$%&*+/]|\d|[a-z][A-Z]|\w\.\w{2,}|::|->")
+UNITS: Final = frozenset({
+    "mm", "cm", "dm", "km", "nm", "mg", "kg", "ml", "mL", "Hz", "kHz", "MHz", "GHz", "kW", "kWh", "MW", "kJ",
+    "kPa", "MPa", "mol", "mmol", "rad", "lb", "lbs", "oz", "ft", "mph", "kph", "ms", "ns", "hr", "hrs", "sec",
+})
+"""Unit symbols: written the same in every language (``5 cm``, ``$3\\text{ kg}$``), so never a word."""
 _CLOSERS: Final = "\"'”’»)]}*_`"
 _SENTENCE_END: Final = tuple(".!?;:…")
 
@@ -61,6 +69,7 @@ class Segment:
     text: str = ""
     words: list[str] = field(default_factory=list)
     weight: float = 0.0
+    disguised: bool = False  # a token was undisguised: the detector reads the undisguised text
 
 
 def _strip_punctuation(token: str) -> str:
@@ -82,10 +91,18 @@ def _cjk_word(run: str) -> tuple[str, str, float]:
 def token_words(token: str) -> tuple[tuple[str, str, float], ...]:
     """The counted words in one whitespace token without CJK characters: ``(script, word, weight)``.
 
-    Usually one entry; a token mixing scripts (``Москва-city``) gives one per script.
+    Usually one entry; a token mixing scripts (``Москва-city``) gives one per script, a token hiding several
+    words (``first_we_add``) one per word.
     """
+    plain = undisguise_token(token)
+    if plain != token:
+        return tuple(entry for part in plain.split() for entry in _plain_words(part))
+    return _plain_words(token)
+
+
+def _plain_words(token: str) -> tuple[tuple[str, str, float], ...]:
     core = _strip_punctuation(token)
-    if not core or _CODE_LIKE.search(core):
+    if not core or _CODE_LIKE.search(core) or core in UNITS:
         return ()
     runs = script_runs(core)
     if not runs:
@@ -121,9 +138,10 @@ def segments(masked_text: str) -> list[Segment]:
                 current, lead = None, None
                 continue
             if kind == "cjk":
-                pieces, ends_sentence = (_cjk_word(text),), False
+                pieces, ends_sentence, disguised = (_cjk_word(text),), False, False
             else:
                 pieces = token_words(text)
+                disguised = bool(pieces) and undisguise_token(text) != text
                 ends_sentence = text.rstrip(_CLOSERS).endswith(_SENTENCE_END)
                 if not pieces and current is None and lead is None:
                     lead = match.start()
@@ -138,6 +156,7 @@ def segments(masked_text: str) -> list[Segment]:
                     current.script = "kana"  # a Han run beside kana is Japanese
                 current.words.append(word)
                 current.weight += weight
+                current.disguised = current.disguised or disguised
                 end = match.end()
             if ends_sentence:
                 _close(result, current, line, start, end)
@@ -148,7 +167,8 @@ def segments(masked_text: str) -> list[Segment]:
 
 def _close(result: list[Segment], segment: Segment | None, line: str, start: int, end: int) -> None:
     if segment is not None and segment.words:
-        segment.text = line[start:end]
+        text = line[start:end]
+        segment.text = " ".join(undisguise_token(token) for token in text.split()) if segment.disguised else text
         result.append(segment)
 
 

@@ -1,0 +1,98 @@
+"""Words in disguise: English written so that it does not look like words, read as the words it is.
+
+A policy paid for the share of target-language words learns to keep its English reasoning out of the count,
+and one Han character then scores 1.0. The disguises found, and what undoes them:
+
+- invisible characters inside or between words (zero-width space, word joiner, BOM, Braille blank, Hangul
+  fillers) and look-alike letters (fullwidth ``Ｆｉｒｓｔ``, mathematical ``𝐅𝐢𝐫𝐬𝐭``): ``clean`` turns the
+  separators into spaces, deletes the joiners, marks and controls that draw nothing, and applies NFKC;
+- words joined into one token by ``_``, ``/``, ``.``, ``:`` or a chain of hyphens (``first_we_add``,
+  ``and/then``, ``first-we-add.the-sum``), or by camelCase humps (``firstWeAdd``), and digits in place of
+  letters (``F1rst w3 add3d``): ``undisguise`` cuts such a token into its words and reads the digits as the
+  letters they stand for. A compound of two hyphenated parts (``well-known``, ``Peut-être``) stays one word;
+  a token with a code operator (``f(x)``, ``a=b``) stays code.
+
+Both rewrite text only for counting and detection; nothing here decides a language.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from typing import Final
+
+# Drawn as nothing between words: a space. (Unicode category Zs is a space already, NFKC makes it " ".)
+_SEPARATORS: Final = "\u200b\u2060\ufeff\u2800\u3164\u115f\u1160\uffa0\u180e"
+# Drawn as nothing inside words: deleted, so "Fi\u00adrst" is "First". Every format control (category Cf,
+# listed by range; a test keeps the list complete), variation selectors and the combining grapheme joiner.
+_MARKS_BMP: Final = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u200c-\u200f\u202a-\u202e\u2061-\u2064"
+    "\u2066-\u206f\ufff9-\ufffb\ufe00-\ufe0f\u034f"
+)
+_MARKS_ASTRAL: Final = (
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f\U000e0100-\U000e01ef"
+)
+_LINE_BREAKS: Final = "\u2028\u2029\x85"
+# A fast first look: any of the BMP ones, or any astral character at all (rare outside emoji and CJK).
+_MAYBE_INVISIBLE: Final = re.compile(f"[{_SEPARATORS}{_MARKS_BMP}{_LINE_BREAKS}\U00010000-\U0010ffff]")
+_SEPARATOR: Final = re.compile(f"[{_SEPARATORS}]")
+_MARK: Final = re.compile(f"[{_MARKS_BMP}{_MARKS_ASTRAL}]")
+_LINE_BREAK: Final = re.compile(f"[{_LINE_BREAKS}]")
+
+
+def clean(text: str) -> str:
+    """``text`` with invisible separators as spaces, invisible marks and controls removed, and NFKC
+    applied (fullwidth, circled and mathematical letters become plain ones)."""
+    if text.isascii():
+        return text
+    if _MAYBE_INVISIBLE.search(text):
+        text = _LINE_BREAK.sub("\n", _MARK.sub("", _SEPARATOR.sub(" ", text)))
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
+
+
+# A token that might hide words: letters beside a joiner, a digit, or a camelCase hump.
+_CANDIDATE: Final = re.compile(r"(?<!\S)\S*?(?:[^\W_][_/.:·-]+[^\W_]|[^\W\d_]\d|\d[^\W\d_]|[a-z][A-Z])\S*")
+_OPERATOR: Final = re.compile(r"[=<>{}\[\]()\\|^~@#$%&*+]|::|->")
+_JOINERS: Final = re.compile(r"[_/.:·]+|(?<=[a-z])(?=[A-Z])")
+_LEET: Final = re.compile(r"[A-Za-z]+(?:\d[A-Za-z]+)*\d?")
+_LEET_LETTERS: Final = str.maketrans("0123456789", "oizeasgtbg")
+
+
+def _edges(token: str) -> tuple[str, str, str]:
+    start, end = 0, len(token)
+    while start < end and unicodedata.category(token[start])[0] in "PS":
+        start += 1
+    while end > start and unicodedata.category(token[end - 1])[0] in "PS":
+        end -= 1
+    return token[:start], token[start:end], token[end:]
+
+
+def _read_digits(piece: str) -> str:
+    """``F1rst`` -> ``First``: single digits between or after letters (at least two) stand for letters."""
+    if not any(c.isdigit() for c in piece) or not _LEET.fullmatch(piece):
+        return piece
+    if sum(c.isalpha() for c in piece) < 2:
+        return piece  # x1, v2: a variable or a version
+    return piece.translate(_LEET_LETTERS)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def undisguise_token(token: str) -> str:
+    """One whitespace token with its hidden words cut apart (see the module docstring)."""
+    lead, core, trail = _edges(token)
+    if not core or _OPERATOR.search(core):
+        return token
+    pieces = [piece for piece in _JOINERS.split(core) if piece]
+    words: list[str] = []
+    for piece in pieces:
+        parts = piece.split("-")
+        words.extend([piece] if len(parts) <= 2 and len(pieces) == 1 else [p for p in parts if p])
+    rewritten = " ".join(_read_digits(word) for word in words)
+    return f"{lead}{rewritten}{trail}" if rewritten != core else token
+
+
+def undisguise(text: str) -> str:
+    """Every token of ``text`` with its hidden words cut apart; other text unchanged."""
+    return _CANDIDATE.sub(lambda match: undisguise_token(match.group()), text)
