@@ -4,11 +4,12 @@ A policy paid for the share of target-language words learns to keep its English 
 and one Han character then scores 1.0. The disguises found, and what undoes them:
 
 - invisible characters inside or between words (zero-width space, word joiner, BOM, Braille blank, Hangul
-  fillers) and look-alike letters (fullwidth ``Ｆｉｒｓｔ``, mathematical ``𝐅𝐢𝐫𝐬𝐭``): ``clean`` turns the
-  separators into spaces, deletes the joiners, marks and controls that draw nothing, and applies NFKC;
+  fillers, soft hyphen, joiners, bidi and tag characters) and look-alike letters (fullwidth ``Ｆｉｒｓｔ``,
+  mathematical ``𝐅𝐢𝐫𝐬𝐭``): ``clean`` turns blank cells and words run together into spaces, deletes the
+  rest of what draws nothing, and applies NFKC;
 - words joined into one token by ``_``, ``/``, ``.``, ``:`` or a chain of hyphens (``first_we_add``,
   ``and/then``, ``first-we-add.the-sum``), or by camelCase humps (``firstWeAdd``), and digits in place of
-  letters (``F1rst w3 add3d``): ``undisguise`` cuts such a token into its words and reads the digits as the
+  letters (``F1rst w3 add3d``): ``undisguise_token`` cuts such a token into its words and reads the digits as the
   letters they stand for. A compound of two hyphenated parts (``well-known``, ``Peut-être``) stays one word;
   a token with a code operator (``f(x)``, ``a=b``) stays code.
 
@@ -22,8 +23,12 @@ import re
 import unicodedata
 from typing import Final
 
-# Drawn as nothing between words: a space. (Unicode category Zs is a space already, NFKC makes it " ".)
-_SEPARATORS: Final = "\u200b\u2060\ufeff\u2800\u3164\u115f\u1160\uffa0\u180e"
+# Drawn as a blank cell: a space. (Unicode category Zs is a space already, NFKC makes it " ".)
+_BLANKS: Final = "\u2800\u3164\u115f\u1160\uffa0"
+# Zero-width breaks: inside a word ("che\u200bck") they hide nothing and are deleted, so the detector reads
+# "check"; a token that holds two or more of them is words run together ("First\u200bwe\u200badd"): spaces.
+_ZERO_WIDTH: Final = "\u200b\u2060\ufeff\u180e"
+_SEPARATORS: Final = _BLANKS + _ZERO_WIDTH
 # Drawn as nothing inside words: deleted, so "Fi\u00adrst" is "First". Every format control (category Cf,
 # listed by range; a test keeps the list complete), variation selectors and the combining grapheme joiner.
 _MARKS_BMP: Final = (
@@ -37,23 +42,31 @@ _MARKS_ASTRAL: Final = (
 _LINE_BREAKS: Final = "\u2028\u2029\x85"
 # A fast first look: any of the BMP ones, or any astral character at all (rare outside emoji and CJK).
 _MAYBE_INVISIBLE: Final = re.compile(f"[{_SEPARATORS}{_MARKS_BMP}{_LINE_BREAKS}\U00010000-\U0010ffff]")
-_SEPARATOR: Final = re.compile(f"[{_SEPARATORS}]")
+_BLANK: Final = re.compile(f"[{_BLANKS}]")
+_ZERO_WIDTH_TOKEN: Final = re.compile(f"[^\\s{_ZERO_WIDTH}]*(?:[{_ZERO_WIDTH}][^\\s{_ZERO_WIDTH}]*)+")
+_ZERO_WIDTH_CHAR: Final = re.compile(f"[{_ZERO_WIDTH}]")
 _MARK: Final = re.compile(f"[{_MARKS_BMP}{_MARKS_ASTRAL}]")
 _LINE_BREAK: Final = re.compile(f"[{_LINE_BREAKS}]")
 
 
+def _zero_width(match: re.Match[str]) -> str:
+    token = match.group()
+    breaks = len(_ZERO_WIDTH_CHAR.findall(token))
+    return _ZERO_WIDTH_CHAR.sub(" " if breaks >= 2 else "", token)
+
+
 def clean(text: str) -> str:
-    """``text`` with invisible separators as spaces, invisible marks and controls removed, and NFKC
-    applied (fullwidth, circled and mathematical letters become plain ones)."""
+    """``text`` with blank cells as spaces, zero-width breaks deleted (or spaces, between words run
+    together), invisible marks and controls removed, and NFKC applied (fullwidth, circled and mathematical
+    letters become plain ones)."""
     if text.isascii():
         return text
     if _MAYBE_INVISIBLE.search(text):
-        text = _LINE_BREAK.sub("\n", _MARK.sub("", _SEPARATOR.sub(" ", text)))
+        text = _ZERO_WIDTH_TOKEN.sub(_zero_width, _BLANK.sub(" ", text))
+        text = _LINE_BREAK.sub("\n", _MARK.sub("", text))
     return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
 
 
-# A token that might hide words: letters beside a joiner, a digit, or a camelCase hump.
-_CANDIDATE: Final = re.compile(r"(?<!\S)\S*?(?:[^\W_][_/.:·-]+[^\W_]|[^\W\d_]\d|\d[^\W\d_]|[a-z][A-Z])\S*")
 _OPERATOR: Final = re.compile(r"[=<>{}\[\]()\\|^~@#$%&*+]|::|->")
 _JOINERS: Final = re.compile(r"[_/.:·]+|(?<=[a-z])(?=[A-Z])")
 _LEET: Final = re.compile(r"[A-Za-z]+(?:\d[A-Za-z]+)*\d?")
@@ -92,7 +105,3 @@ def undisguise_token(token: str) -> str:
     rewritten = " ".join(_read_digits(word) for word in words)
     return f"{lead}{rewritten}{trail}" if rewritten != core else token
 
-
-def undisguise(text: str) -> str:
-    """Every token of ``text`` with its hidden words cut apart; other text unchanged."""
-    return _CANDIDATE.sub(lambda match: undisguise_token(match.group()), text)
