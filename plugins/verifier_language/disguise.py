@@ -4,14 +4,16 @@ A policy paid for the share of target-language words learns to keep its English 
 and one Han character then scores 1.0. The disguises found, and what undoes them:
 
 - invisible characters inside or between words (zero-width space, word joiner, BOM, Braille blank, Hangul
-  fillers, soft hyphen, joiners, bidi and tag characters) and look-alike letters (fullwidth ``Ｆｉｒｓｔ``,
-  mathematical ``𝐅𝐢𝐫𝐬𝐭``): ``clean`` turns blank cells and words run together into spaces, deletes the
+  fillers, soft hyphen, joiners, bidi controls), ASCII spelled in invisible tag characters, and look-alike
+  letters (fullwidth ``Ｆｉｒｓｔ``, mathematical ``𝐅𝐢𝐫𝐬𝐭``, negative squared ``🅵🅸🆁🆂🆃``): ``clean`` turns blank
+  cells and words run together into spaces, spells the tag characters and symbol letters out, deletes the
   rest of what draws nothing, and applies NFKC;
-- words joined into one token by ``_``, ``/``, ``.``, ``:`` or a chain of hyphens (``first_we_add``,
-  ``and/then``, ``first-we-add.the-sum``), or by camelCase humps (``firstWeAdd``), and digits in place of
-  letters (``F1rst w3 add3d``): ``undisguise_token`` cuts such a token into its words and reads the digits as the
-  letters they stand for. A compound of two hyphenated parts (``well-known``, ``Peut-être``) stays one word;
-  a token with a code operator (``f(x)``, ``a=b``) stays code.
+- words joined into one token by ``_``, ``/``, ``.``, ``,``, ``:`` or any other punctuation but an
+  apostrophe, or by a chain of hyphens (``first_we_add``, ``and/then``, ``first-we-add.the-sum``), or by
+  camelCase humps (``firstWeAdd``), and digits in place of letters (``F1rst w3 add3d``):
+  ``undisguise_token`` cuts such a token into its words and reads the digits as the letters they stand for.
+  A compound of two hyphenated parts (``well-known``, ``Peut-être``) stays one word; a token with a code
+  operator (``f(x)``, ``a=b``) stays code.
 
 Both rewrite text only for counting and detection; nothing here decides a language.
 """
@@ -37,11 +39,22 @@ _MARKS_BMP: Final = (
 )
 _MARKS_ASTRAL: Final = (
     "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
-    "\U000e0020-\U000e007f\U000e0100-\U000e01ef"
+    "\U000e007f\U000e0100-\U000e01ef"
 )
+# Tag characters U+E0020..E007E spell ASCII that is not drawn but that a model reads ("ASCII smuggling"):
+# they are read as the ASCII they spell. Letters drawn as symbols that NFKC leaves alone (negative circled
+# and squared, regional indicators, parenthesized) are read as the letters they show.
+_SPELLED: Final = {
+    **{code: chr(code - 0xE0000) for code in range(0xE0020, 0xE007F)},
+    **{code: chr(ord("A") + (code - base) % 26) for base in (0x1F150, 0x1F170, 0x1F1E6, 0x1F110)
+       for code in range(base, base + 26)},
+    **{code: chr(ord("a") + code - 0x249C) for code in range(0x249C, 0x24B6)},
+}
+_MAYBE_SPELLED: Final = re.compile("[\u249c-\u24b5\U0001f110-\U0001f129\U0001f150-\U0001f169"
+                                   "\U0001f170-\U0001f189\U0001f1e6-\U0001f1ff\U000e0020-\U000e007e]")
 _LINE_BREAKS: Final = "\u2028\u2029\x85"
 # A fast first look: any of the BMP ones, or any astral character at all (rare outside emoji and CJK).
-_MAYBE_INVISIBLE: Final = re.compile(f"[{_SEPARATORS}{_MARKS_BMP}{_LINE_BREAKS}\U00010000-\U0010ffff]")
+_MAYBE_INVISIBLE: Final = re.compile(f"[{_SEPARATORS}{_MARKS_BMP}{_LINE_BREAKS}\u249c-\u24b5\U00010000-\U0010ffff]")
 _BLANK: Final = re.compile(f"[{_BLANKS}]")
 _ZERO_WIDTH_TOKEN: Final = re.compile(f"[^\\s{_ZERO_WIDTH}]*(?:[{_ZERO_WIDTH}][^\\s{_ZERO_WIDTH}]*)+")
 _ZERO_WIDTH_CHAR: Final = re.compile(f"[{_ZERO_WIDTH}]")
@@ -62,13 +75,16 @@ def clean(text: str) -> str:
     if text.isascii():
         return text
     if _MAYBE_INVISIBLE.search(text):
+        if _MAYBE_SPELLED.search(text):
+            text = text.translate(_SPELLED)
         text = _ZERO_WIDTH_TOKEN.sub(_zero_width, _BLANK.sub(" ", text))
         text = _LINE_BREAK.sub("\n", _MARK.sub("", text))
     return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
 
 
 _OPERATOR: Final = re.compile(r"[=<>{}\[\]()\\|^~@#$%&*+]|::|->")
-_JOINERS: Final = re.compile(r"[_/.:·]+|(?<=[a-z])(?=[A-Z])")
+# Any punctuation between letters but apostrophes and hyphens (``don't``, ``well-known``) joins two words.
+_JOINERS: Final = re.compile(r"[^\w\s'’\-]+|_+|(?<=[a-z])(?=[A-Z])")
 _LEET: Final = re.compile(r"[A-Za-z]+(?:\d[A-Za-z]+)*\d?")
 _LEET_LETTERS: Final = str.maketrans("0123456789", "oizeasgtbg")
 

@@ -3,6 +3,7 @@
 What counts as a word (see docs/language.md for the reasons):
 - space-delimited scripts: a whitespace token with at least one letter, after leading and trailing
   punctuation is stripped; a lone Latin, Greek or Cyrillic letter is a variable, not a word;
+- a word longer than ``LONG_WORD_LETTERS`` letters counts for more than one (words run together);
 - Chinese: ``characters / ZH_CHARS_PER_WORD``; Japanese (a run with kana): ``characters / JA_CHARS_PER_WORD``;
   Thai, Lao, Khmer, Myanmar, Tibetan: ``characters / UNSPACED_CHARS_PER_WORD``. The CJK ratios are measured
   on parallel sentences (tests/plugins/language/data/parallel.jsonl) so that a sentence and its English
@@ -41,6 +42,12 @@ JA_CHARS_PER_WORD: Final = 2.0
 """Japanese characters (kanji and kana) per English word, measured on the same sentences."""
 UNSPACED_CHARS_PER_WORD: Final = 4.0
 """Thai and its neighbours: an estimate of the average word length, not measured here."""
+LONG_WORD_LETTERS: Final = 15
+"""Longer words of space-delimited scripts count for more than one (``spaced_weight``); the longest words of
+the test sentences have 14 letters."""
+LETTERS_PER_EXTRA_WORD: Final = 6.0
+"""Beyond ``LONG_WORD_LETTERS``, each this many letters count one more word (English words average under
+five letters, so words run together still count at least two thirds of what they hold)."""
 
 _CJK = SCRIPT_RANGES["han"] + SCRIPT_RANGES["kana"]
 _STOPS = "。！？；：…．｡"
@@ -100,6 +107,13 @@ def token_words(token: str) -> tuple[tuple[str, str, float], ...]:
     return _plain_words(token)
 
 
+def spaced_weight(letters: int) -> float:
+    """One word, or more for a run longer than ``LONG_WORD_LETTERS`` letters: words run together
+    (``Firstweaddthetwonumbers``) count about as many words as they hold, a long honest word a little more
+    than one."""
+    return 1.0 + max(0, letters - LONG_WORD_LETTERS) / LETTERS_PER_EXTRA_WORD
+
+
 def _plain_words(token: str) -> tuple[tuple[str, str, float], ...]:
     core = _strip_punctuation(token)
     if not core or _CODE_LIKE.search(core) or core in UNITS:
@@ -112,13 +126,19 @@ def _plain_words(token: str) -> tuple[tuple[str, str, float], ...]:
     by_script: dict[str, str] = {}
     for script, run in runs:
         by_script[script] = by_script.get(script, "") + run
+    if len(by_script) > 1 and set(by_script) <= ALPHABETS and "-" not in core:
+        # Latin, Greek and Cyrillic mixed in one word are look-alike letters ("Fіrst" with a Cyrillic і):
+        # the word is in the script most of its letters are in.
+        main = max(by_script, key=lambda script: (len(by_script[script]), script))
+        by_script = {main: "".join(by_script.values())}
     if len(by_script) == 1:
         script = next(iter(by_script))
         if script in UNSPACED_SCRIPTS:
             return ((script, core, len(by_script[script]) / UNSPACED_CHARS_PER_WORD),)
-        return ((script, core, 1.0),)
+        return ((script, core, spaced_weight(len(by_script[script]))),)
     return tuple(
-        (script, letters, len(letters) / UNSPACED_CHARS_PER_WORD if script in UNSPACED_SCRIPTS else 1.0)
+        (script, letters,
+         len(letters) / UNSPACED_CHARS_PER_WORD if script in UNSPACED_SCRIPTS else spaced_weight(len(letters)))
         for script, letters in by_script.items()
     )
 

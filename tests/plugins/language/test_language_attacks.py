@@ -50,6 +50,18 @@ HIDDEN = {
     "code comment": f"```python\n# {SENTENCE}\nx = 1\n```",
     "url path": "https://example.com/" + _join(WORDS, "-"),
     "markup between words": _join(WORDS, "<b>"),
+    "commas": _join(WORDS, ","),
+    "other punctuation": _join(WORDS, ";!?"),
+    "tag characters": "".join(chr(0xE0000 + ord(c)) for c in SENTENCE),
+    "negative squared letters": "".join(chr(0x1F170 + ord(c) - 65) if c.isalpha() else c for c in SENTENCE.upper()),
+    "text per letter": "$" + "".join(f"\\text{{{c}}}" for c in SENTENCE) + "$",
+    "a formula per word": " ".join(f"${w}$" for w in WORDS),
+    "formulas per word with commas": ", ".join(f"${w}$" for w in WORDS),
+    "mathrm with control spaces": "$\\mathrm{" + SENTENCE.replace(" ", "\\ ") + "}$",
+    "proof environment": f"\\begin{{proof}}{SENTENCE}\\end{{proof}}",
+    "names in code": "```python\n" + " = ".join("_".join(WORDS[i : i + 3]) for i in range(0, 18, 3)) + "\n```",
+    "camel names in code": "```\n" + " + ".join("".join(w.capitalize() for w in WORDS[i : i + 3])
+                                                for i in range(0, 18, 3)) + "\n```",
 }
 
 
@@ -75,6 +87,20 @@ def test_disguised_english_does_not_pass_for_a_latin_target_either() -> None:
     assert (result.scores["language"] or 0.0) < 0.6
 
 
+def test_words_run_together_count_about_as_many_words_as_they_hold() -> None:
+    result = score_one(f"<think>{''.join(WORDS)} 的</think>", target="zh")
+    assert result.details["language"]["words"] >= 10
+    assert (result.scores["language"] or 0.0) < 0.1
+
+
+def test_look_alike_cyrillic_letters_do_not_make_english_russian() -> None:
+    homoglyphs = SENTENCE.translate(str.maketrans("aeo", "аео"))  # Cyrillic а, е, о
+    russian = sentences("ru")[0]
+    result = score_one(f"<think>{russian}\n{homoglyphs}</think>", target="ru")
+    assert (result.scores["language"] or 0.0) < 0.5, result.details
+    assert score_one(f"<think>{russian}</think>", target="ru").scores["language"] == 1.0
+
+
 def test_r1_interjections_are_english_not_french() -> None:
     result = score_one("<think>Wait.\nHmm.\nBut wait.\nOkay.</think>4", target="en")
     assert result.scores["language"] == pytest.approx(1.0)
@@ -95,6 +121,10 @@ HONEST_CHINESE = {
     "numbers": f"{CHINESE}\n所以答案是 3.14 或 12:00 或 1,000。",
     "invisible characters": CHINESE.replace("，", "\u200b，\u2060"),
     "fullwidth punctuation": CHINESE.replace("，", "，").replace("。", "．"),
+    "geometry labels": f"{CHINESE}\n三角形 $ABC$ 的边 $AB$, $BC$, $CA$ 和点 $P$, $Q$, $R$。",
+    "variables side by side": f"{CHINESE}\n令 $a$, $b$, $c$ 为正数，$x$ $y$ $z$ 为整数。",
+    "code with short names": f"{CHINESE}\n```python\nmax_val = max(nums)\nleft, right = 0, len(nums) - 1\n```",
+    "cases environment": f"{CHINESE}\n\\begin{{cases}} x & \\text{{若 }} x > 0 \\\\ 0 & \\text{{否则}} \\end{{cases}}",
 }
 
 
@@ -102,6 +132,14 @@ HONEST_CHINESE = {
 def test_honest_chinese_reasoning_keeps_full_marks(reasoning: str) -> None:
     result = score_one(f"<think>{reasoning}</think>答案是四", target="zh")
     assert result.scores["language"] == 1.0, result.details
+
+
+def test_an_english_word_in_a_chinese_formula_costs_one_word() -> None:
+    # Known limit: text mode is language, so \\text{if} is one English word (units are not: see UNITS).
+    result = score_one(f"<think>{CHINESE}\n$f(x) = 1 \\text{{ if }} x > 0$, $5\\text{{ cm}}$</think>", target="zh")
+    details = result.details["language"]
+    assert details["languages"]["en"] == 1.0
+    assert details["words"] == details["target_words"] + 1
 
 
 @pytest.mark.parametrize(
@@ -162,9 +200,11 @@ def test_every_attack_of_a_batch_gets_one_result() -> None:
     assert all(r.scores["language"] is not None and r.scores["language"] < 0.1 for r in results)
 
 
-def test_every_format_control_is_removed_or_a_space() -> None:
+def test_every_format_control_is_removed_or_a_space_or_the_ascii_it_spells() -> None:
     controls = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf"]
-    assert [hex(ord(c)) for c in controls if clean(f"ab{c}cd") not in ("abcd", "ab cd")] == []
+    spelled = {chr(c): unicodedata.normalize("NFKC", chr(c - 0xE0000)) for c in range(0xE0020, 0xE007F)}
+    expected = {c: (f"ab{spelled[c]}cd",) if c in spelled else ("abcd", "ab cd") for c in controls}
+    assert [hex(ord(c)) for c in controls if clean(f"ab{c}cd") not in expected[c]] == []
 
 
 def test_zero_width_breaks_inside_words_do_not_garble_the_detector() -> None:
