@@ -13,7 +13,9 @@ and one Han character then scores 1.0. The disguises found, and what undoes them
   camelCase humps (``firstWeAdd``), and digits in place of letters (``F1rst w3 add3d``):
   ``undisguise_token`` cuts such a token into its words and reads the digits as the letters they stand for.
   A compound of two hyphenated parts (``well-known``, ``Peut-être``) stays one word; a token with a code
-  operator (``f(x)``, ``a=b``) stays code.
+  operator (``f(x)``, ``a=b``, ``print(total)``) stays code, unless it is three words or more joined by
+  operators and nothing else (``First+we+add``);
+- words joined by HTML entities (``First&nbsp;we``) or ``%20``: the entities are decoded first.
 
 Both rewrite text only for counting and detection; nothing here decides a language.
 """
@@ -21,6 +23,7 @@ Both rewrite text only for counting and detection; nothing here decides a langua
 from __future__ import annotations
 
 import functools
+import html
 import re
 import unicodedata
 from typing import Final
@@ -72,6 +75,10 @@ def clean(text: str) -> str:
     """``text`` with blank cells as spaces, zero-width breaks deleted (or spaces, between words run
     together), invisible marks and controls removed, and NFKC applied (fullwidth, circled and mathematical
     letters become plain ones)."""
+    if "&" in text and ";" in text:
+        text = html.unescape(text)  # "First&nbsp;we&nbsp;add" is three words, drawn with spaces
+    if "%20" in text:
+        text = text.replace("%20", " ")
     if text.isascii():
         return text
     if _MAYBE_INVISIBLE.search(text):
@@ -83,6 +90,10 @@ def clean(text: str) -> str:
 
 
 _OPERATOR: Final = re.compile(r"[=<>{}\[\]()\\|^~@#$%&*+]|::|->")
+_ANY_JOINER: Final = re.compile(r"[^\w'’]+|_+")
+OPERATOR_JOINED_WORDS: Final = 3
+"""A token with code operators is code, unless it is this many words or more of two letters or more joined
+by them and nothing else (``First+we+add``, ``First(we)add``): then it is those words."""
 # Any punctuation between letters but apostrophes and hyphens (``don't``, ``well-known``) joins two words.
 _JOINERS: Final = re.compile(r"[^\w\s'’\-]+|_+|(?<=[a-z])(?=[A-Z])")
 _LEET: Final = re.compile(r"[A-Za-z]+(?:\d[A-Za-z]+)*\d?")
@@ -111,7 +122,12 @@ def _read_digits(piece: str) -> str:
 def undisguise_token(token: str) -> str:
     """One whitespace token with its hidden words cut apart (see the module docstring)."""
     lead, core, trail = _edges(token)
-    if not core or _OPERATOR.search(core):
+    if not core:
+        return token
+    if _OPERATOR.search(core):
+        joined = [piece for piece in _ANY_JOINER.split(core) if piece]
+        if len(joined) >= OPERATOR_JOINED_WORDS and all(len(w) >= 2 and w.isalpha() for w in joined):
+            return f"{lead}{' '.join(joined)}{trail}"
         return token
     pieces = [piece for piece in _JOINERS.split(core) if piece]
     words: list[str] = []

@@ -52,6 +52,11 @@ HIDDEN = {
     "markup between words": _join(WORDS, "<b>"),
     "commas": _join(WORDS, ","),
     "other punctuation": _join(WORDS, ";!?"),
+    "plus signs": _join(WORDS, "+"),
+    "equals signs": _join(WORDS, "="),
+    "parentheses": _join(WORDS, ")("),
+    "html entities": _join(WORDS, "&nbsp;"),
+    "url encoding": _join(WORDS, "%20"),
     "tag characters": "".join(chr(0xE0000 + ord(c)) for c in SENTENCE),
     "negative squared letters": "".join(chr(0x1F170 + ord(c) - 65) if c.isalpha() else c for c in SENTENCE.upper()),
     "text per letter": "$" + "".join(f"\\text{{{c}}}" for c in SENTENCE) + "$",
@@ -159,6 +164,8 @@ def test_a_two_part_hyphenated_word_is_one_word() -> None:
     assert undisguise_token("well-known,") == "well-known,"
     assert undisguise_token("step-by-step.") == "step by step."
     assert undisguise_token("f(x)_1") == "f(x)_1"  # a code operator: code, not words
+    assert undisguise_token("print(total)") == "print(total)"  # two names: code
+    assert undisguise_token("a=b+c") == "a=b+c"  # variables: code
 
 
 def test_think_in_prompt_takes_the_reasoning_up_to_the_closing_tag() -> None:
