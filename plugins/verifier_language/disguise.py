@@ -63,6 +63,17 @@ _ZERO_WIDTH_TOKEN: Final = re.compile(f"[^\\s{_ZERO_WIDTH}]*(?:[{_ZERO_WIDTH}][^
 _ZERO_WIDTH_CHAR: Final = re.compile(f"[{_ZERO_WIDTH}]")
 _MARK: Final = re.compile(f"[{_MARKS_BMP}{_MARKS_ASTRAL}]")
 _LINE_BREAK: Final = re.compile(f"[{_LINE_BREAKS}]")
+# Letters that NFKC makes plain: superscripts and subscripts, letterlike symbols, enclosed (circled, squared)
+# letters, ligatures, fullwidth and halfwidth forms, mathematical alphanumerics. Only text holding one is
+# normalised: fullwidth punctuation in Chinese text, the common case, stays as written (and costs nothing).
+_LOOK_ALIKE_CHARS: Final = (
+    "\u00aa\u00b2\u00b3\u00b9\u00ba\u02b0-\u02ff\u1d2c-\u1dbf\u2070-\u209f"
+    "\u2100-\u214f\u2460-\u24ff\u3200-\u33ff\ufb00-\ufb4f\uff21-\uff3a"
+    "\uff41-\uff5a\uff66-\uff9f\U0001d400-\U0001d7ff\U0001f100-\U0001f1ff")
+_LOOK_ALIKE: Final = re.compile(f"[{_LOOK_ALIKE_CHARS}]")
+_MAYBE_DISGUISED: Final = re.compile(
+    f"[{_SEPARATORS}{_MARKS_BMP}{_LINE_BREAKS}\u249c-\u24b5{_LOOK_ALIKE_CHARS}\U00010000-\U0010ffff]"
+)
 
 
 def _zero_width(match: re.Match[str]) -> str:
@@ -72,21 +83,23 @@ def _zero_width(match: re.Match[str]) -> str:
 
 
 def clean(text: str) -> str:
-    """``text`` with blank cells as spaces, zero-width breaks deleted (or spaces, between words run
-    together), invisible marks and controls removed, and NFKC applied (fullwidth, circled and mathematical
-    letters become plain ones)."""
+    """``text`` with HTML entities decoded, blank cells as spaces, zero-width breaks deleted (or spaces,
+    between words run together), invisible marks and controls removed, and NFKC applied when it holds a
+    look-alike letter (fullwidth, circled and mathematical letters become plain ones)."""
     if "&" in text and ";" in text:
         text = html.unescape(text)  # "First&nbsp;we&nbsp;add" is three words, drawn with spaces
     if "%20" in text:
         text = text.replace("%20", " ")
     if text.isascii():
         return text
+    if not _MAYBE_DISGUISED.search(text):
+        return text
     if _MAYBE_INVISIBLE.search(text):
         if _MAYBE_SPELLED.search(text):
             text = text.translate(_SPELLED)
         text = _ZERO_WIDTH_TOKEN.sub(_zero_width, _BLANK.sub(" ", text))
         text = _LINE_BREAK.sub("\n", _MARK.sub("", text))
-    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
+    return unicodedata.normalize("NFKC", text) if _LOOK_ALIKE.search(text) else text
 
 
 _OPERATOR: Final = re.compile(r"[=<>{}\[\]()\\|^~@#$%&*+]|::|->")
