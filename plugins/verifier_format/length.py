@@ -1,14 +1,33 @@
-"""Length shaping from open recipes: DAPO's soft overlong punishment and the cosine-scaled length reward."""
+"""Length shaping from open recipes: DAPO's soft overlong punishment and the cosine-scaled length reward.
+
+Both are paid for being short, so both are attacked by looking short: a length is measured in tokens when the
+trainer sends them, else in characters, else (``unit: words``) in words that invisible separators and
+space-free runs cannot shrink (``count_words``). And neither pays more for being over the limit than for
+being at its worst inside it.
+"""
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from verifier import RewardItem, Score
+from verifier import ReasoningTags, RewardItem, Score, split_reasoning
+
+MAX_WORD_CHARS: Final = 20
+"""A run of more characters without a separator counts one word per this many (no word is that long)."""
+# Whitespace and the characters that separate words without drawing anything (zero-width space, word
+# joiner, BOM, Braille blank, Hangul filler, bidi and other format controls).
+_SEPARATORS: Final = re.compile(
+    "[\\s\u00ad\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u2800\u3164"
+    "\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e007f]+"
+)
+# Chinese, Japanese and Korean characters: one word each, as word processors count them.
+_CJK: Final = re.compile("[\u1100-\u115e\u1161-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+                         "\U00020000-\U0003134f]")
 
 Unit = Literal["auto", "tokens", "chars", "words"]
 
@@ -23,6 +42,15 @@ class _LengthParams(BaseModel):
     )
 
 
+def count_words(text: str) -> int:
+    """Words of ``text``: each CJK character is one; other runs between separators count one word per
+    ``MAX_WORD_CHARS`` characters or part of it, so that ``a\\u200bb\\u200bc`` is three words and a
+    5,000-character run without a space is 250, not one."""
+    cjk = len(_CJK.findall(text))
+    rest = _CJK.sub(" ", text)
+    return cjk + sum(-(-len(run) // MAX_WORD_CHARS) for run in _SEPARATORS.split(rest) if run)
+
+
 def measure(item: RewardItem, unit: Unit) -> tuple[int, str] | str:
     """The completion's length and the unit used, or an error message."""
     if unit in ("auto", "tokens") and item.completion_tokens is not None:
@@ -30,7 +58,7 @@ def measure(item: RewardItem, unit: Unit) -> tuple[int, str] | str:
     if unit == "tokens":
         return "unit 'tokens' needs the item's completion_tokens"
     if unit == "words":
-        return len(item.completion_text.split()), "words"
+        return count_words(item.completion_text), "words"
     return len(item.completion_text), "chars"
 
 
@@ -66,7 +94,7 @@ class SoftOverlong:
         return Score(value, {"length": length, "unit": unit})
 
 
-class CosineParams(_LengthParams):
+class CosineParams(_LengthParams, ReasoningTags):
     max_length: int = Field(default=1000, gt=0, description="length at which the cosine reaches its end")
     verdict_reward: str = Field(default="math", description="the reward whose score says correct or wrong")
     correct_threshold: float = Field(default=1.0, description="a verdict score at or above this is correct")
@@ -75,6 +103,15 @@ class CosineParams(_LengthParams):
     min_value_wrong: float = -1.0
     max_value_wrong: float = -0.5
 
+    @model_validator(mode="after")
+    def _ordered(self) -> CosineParams:
+        if self.min_value_correct > self.max_value_correct or self.min_value_wrong > self.max_value_wrong:
+            raise ValueError("each min_value_* must be at most its max_value_*")
+        if self.max_value_wrong > self.min_value_correct:
+            raise ValueError("max_value_wrong must be at most min_value_correct: no wrong answer may pay more "
+                             "than a correct one")
+        return self
+
 
 class CosineLength:
     """Cosine-scaled length reward (Yeo et al., 2025, "Demystifying Long Chain-of-Thought Reasoning").
@@ -82,6 +119,11 @@ class CosineLength:
     Correct answers go from ``max_value_correct`` (length 0) down to ``min_value_correct`` (max_length);
     wrong ones from ``min_value_wrong`` up to ``max_value_wrong``, so a wrong answer is penalised less for
     having thought longer. It reads the verdict of another reward requested for the same item.
+
+    Two places where that would pay for the wrong thing score the verdict's worst in-range value instead:
+    a length past ``max_length`` (padding a wrong answer to the limit must not beat a short wrong one, the
+    paper's exceed-length case), and reasoning that never ended (``split_reasoning`` finds no answer: a
+    completion cut off mid-thought has thought long and answered nothing).
     """
 
     def __call__(self, items: Sequence[RewardItem]) -> list[Score]:
@@ -104,6 +146,11 @@ class CosineLength:
             start, end = params.max_value_correct, params.min_value_correct
         else:
             start, end = params.min_value_wrong, params.max_value_wrong
-        progress = min(length, params.max_length) / params.max_length
+        details: dict[str, object] = {"length": length, "unit": unit, "correct": correct}
+        if length > params.max_length:
+            return Score(min(start, end), {**details, "reason": "over_max_length"})
+        if not split_reasoning(item.completion_text, params).finished:
+            return Score(min(start, end), {**details, "reason": "unfinished_reasoning"})
+        progress = length / params.max_length
         value = end + 0.5 * (start - end) * (1.0 + math.cos(progress * math.pi))
-        return Score(value, {"length": length, "unit": unit, "correct": correct})
+        return Score(value, details)

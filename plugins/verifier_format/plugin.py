@@ -12,13 +12,13 @@ def register_rewards(config: PluginConfig) -> list[Reward]:
     return [
         Reward(
             name="format",
-            description="1.0 for reasoning inside <think> tags followed by an answer, else 0.0",
+            description="1.0 for visible reasoning inside <think> tags followed by a visible answer, else 0.0",
             score=FormatReward(),
             params=FormatParams,
         ),
         Reward(
             name="tag_count",
-            description="Partial credit for each reasoning/answer tag present exactly once and in order",
+            description="Partial credit for each reasoning/answer tag present exactly once, outside code, and in order",
             score=TagCount(),
             params=TagCountParams,
         ),

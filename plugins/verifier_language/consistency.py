@@ -6,15 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from verifier import RewardItem, Score
+from verifier import ReasoningSplit, RewardItem, Score, split_reasoning
 from verifier_language.detectors import Detector, DetectorName, get_detector
 from verifier_language.labelling import Labelled, label
 from verifier_language.params import LanguageParams
 from verifier_language.scripts import UNKNOWN
-from verifier_language.text import CotSource, Masked, extract_reasoning, mask
+from verifier_language.text import Masked, mask
 from verifier_language.words import segments
 
 TargetSource = Literal["params", "prompt", "default"]
+ReasoningSource = Literal["think_block", "prefilled_think", "unclosed_think", "no_tags", "completion"]
 _PromptCache = dict[tuple[str, float, float], str | None]
 
 
@@ -25,7 +26,7 @@ class Measurement:
     target: str
     target_source: TargetSource
     reasoning: str
-    reasoning_source: CotSource | Literal["completion"]
+    reasoning_source: ReasoningSource
     masked: Masked
     labelled: list[Labelled]
 
@@ -95,12 +96,13 @@ class Reader:
                  prompt_cache: _PromptCache) -> Measurement:
         target, source = self._target(item, params, detector, prompt_cache)
         completion = item.completion_text
-        reasoning_source: CotSource | Literal["completion"]
+        reasoning_source: ReasoningSource
         if params.scope == "completion":
             reasoning, reasoning_source = completion, "completion"
         else:
-            found = extract_reasoning(completion, params.think_tag)
-            reasoning, reasoning_source = found.text, found.source
+            # Unfinished reasoning (no answer) is still reasoning: its language is judged all the same.
+            found: ReasoningSplit = split_reasoning(completion, params)
+            reasoning, reasoning_source = found.reasoning, found.source
         masked = mask(reasoning)
         labelled = label(segments(masked.text), detector, target=target,
                          min_words=params.min_segment_words, min_confidence=params.min_confidence)

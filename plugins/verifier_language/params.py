@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from verifier import ReasoningTags
 from verifier_language.languages import SUPPORTED_TARGETS, normalise
-
-_TAG_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 
 
 def check_target(value: str) -> str:
@@ -21,10 +19,9 @@ def check_target(value: str) -> str:
     return code
 
 
-class LanguageParams(BaseModel):
-    """How the ``language`` reward reads one completion."""
-
-    model_config = ConfigDict(extra="forbid")
+class LanguageParams(ReasoningTags):
+    """How the ``language`` reward reads one completion; where the reasoning ends is ``think_tag`` and
+    ``think_in_prompt`` (inherited), read by ``verifier.split_reasoning`` as in every other reward."""
 
     target: str | None = Field(
         default=None,
@@ -34,10 +31,10 @@ class LanguageParams(BaseModel):
     default_target: str = Field(
         default="en", description="target when none is given and the prompt has no words"
     )
-    think_tag: str = Field(default="think", description="the reasoning is inside <think_tag>...</think_tag>")
     scope: Literal["reasoning", "completion"] = Field(
         default="reasoning",
-        description="`reasoning`: the think block (the whole completion when it has none); "
+        description="`reasoning`: the reasoning as verifier.split_reasoning finds it (the whole completion "
+        "when it has no tags); "
         "`completion`: all of it",
     )
     empty_score: float | None = Field(
@@ -46,7 +43,7 @@ class LanguageParams(BaseModel):
         "null: the reward does not apply",
     )
     min_segment_words: float = Field(
-        default=2.0, ge=0.0,
+        default=3.0, ge=0.0,
         description="a segment with fewer different counted words takes its language from its neighbours",
     )
     min_confidence: float = Field(
@@ -64,13 +61,6 @@ class LanguageParams(BaseModel):
     @classmethod
     def _default_target(cls, value: str) -> str:
         return check_target(value)
-
-    @field_validator("think_tag")
-    @classmethod
-    def _tag(cls, value: str) -> str:
-        if not _TAG_NAME.match(value):
-            raise ValueError("a tag name is a letter followed by up to 31 letters, digits, '_' or '-'")
-        return value
 
 
 class ReadabilityParams(LanguageParams):

@@ -8,6 +8,10 @@ Checks, each reported in ``details.checks`` and each switched off by a ``null`` 
 - ``repetition``: a sentence of at least ``repeat_min_chars`` characters occurs more than ``max_repeats``
   times, or the reasoning ends in a block repeated verbatim (3 times or more) longer than
   ``max_loop_chars`` characters, as a generation stuck in a loop until the length limit does.
+
+Every check reads the reasoning as ``text.mask`` does: prose hidden in wrappers and disguises counts towards
+the language share, and invisible characters (``disguise.clean``) neither split a paragraph nor make two
+copies of a sentence differ (sentences are compared with case and all whitespace ignored).
 """
 
 from __future__ import annotations
@@ -19,27 +23,37 @@ from typing import Any, Final
 
 from verifier import RewardItem, Score
 from verifier_language.consistency import Measurement, Reader
+from verifier_language.disguise import clean
 from verifier_language.params import ReadabilityParams
 
 _SENTENCE_BREAK: Final = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])|\n+")
+_SPACES: Final = re.compile(r"[^\S\n]+")
 MAX_LOOP_PERIOD: Final = 500
 """Longest repeated block the tail check looks for; longer repeats are whole sentences, caught by counting."""
 
 
 def most_repeated_sentence(text: str, min_chars: int) -> tuple[str, int]:
-    """The most frequent sentence (case and spacing ignored) of at least ``min_chars`` characters."""
-    sentences = (" ".join(s.lower().split()) for s in _SENTENCE_BREAK.split(text))
-    counts = Counter(s for s in sentences if len(s) >= min_chars)
+    """The most frequent sentence (case and whitespace ignored, invisible characters removed) of at least
+    ``min_chars`` characters, as first written (spacing collapsed), and how often it occurs."""
+    counts: Counter[str] = Counter()
+    first: dict[str, str] = {}
+    for raw in _SENTENCE_BREAK.split(clean(text)):
+        sentence = " ".join(raw.lower().split())
+        if len(sentence) >= min_chars:
+            key = "".join(sentence.casefold().split())
+            counts[key] += 1
+            first.setdefault(key, sentence)
     if not counts:
         return "", 0
-    sentence, count = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return sentence, count
+    key, count = min(counts.items(), key=lambda kv: (-kv[1], first[kv[0]]))
+    return first[key], count
 
 
 def tail_loop(text: str, min_chars: int) -> tuple[int, int]:
     """``(period, length)`` of the longest verbatim periodic end of ``text`` with at least three periods
-    and more than ``min_chars`` characters, for the shortest such period; ``(0, 0)`` when there is none."""
-    text = text.rstrip()
+    and more than ``min_chars`` characters, for the shortest such period; ``(0, 0)`` when there is none.
+    Invisible characters are removed first and whitespace runs read as one space."""
+    text = _SPACES.sub(" ", clean(text)).rstrip()
     for period in range(1, MAX_LOOP_PERIOD + 1):
         need = max(3 * period, min_chars + 1)
         if need > len(text):

@@ -4,29 +4,14 @@ import math
 from typing import Any
 
 import pytest
-import verifier_format
 
-from verifier.registry import RewardRegistry, create_plugin_manager
+from tests.plugins.format._scoring import REGISTRY as _REGISTRY
+from tests.plugins.format._scoring import format_reason as _format
+from tests.plugins.format._scoring import score_one as _one
 from verifier.schemas import ItemResult, VerifyRequest
 from verifier.scoring import BatchScorer
 
 pytestmark = pytest.mark.anyio
-
-_REGISTRY = RewardRegistry.from_plugin_manager(
-    create_plugin_manager(load_entrypoints=False, plugins={"format": verifier_format})
-)
-
-
-async def _one(reward: str, completion: Any, params: dict[str, Any] | None = None, **item: Any) -> ItemResult:
-    request = VerifyRequest.model_validate(
-        {"rewards": [reward], "params": {reward: params or {}}, "items": [{"completion": completion, **item}]}
-    )
-    return (await BatchScorer(_REGISTRY).score(request)).results[0]
-
-
-async def _format(completion: Any, **params: Any) -> tuple[float | None, str | None]:
-    result = await _one("format", completion, params)
-    return result.scores["format"], result.details.get("format", {}).get("reason")
 
 
 @pytest.mark.parametrize(
@@ -125,7 +110,7 @@ async def test_very_long_completion_is_scored() -> None:
         ("<think>a</think><think>b</think>c", {}, 0.0),
         ("<think>a b", {}, 0.5),
         ("a</think>b", {}, 0.5),
-        ("</think>a<think>", {}, 0.5),  # both once, but out of order: only the first in order counts
+        ("</think>a<think>", {}, 0.0),  # both once, but reversed: the pair earns nothing
         ("<think>a</think><answer>b</answer>", {"answer_tag": "answer"}, 1.0),
         ("<think>a</think><answer>b", {"answer_tag": "answer"}, 0.75),
         ("<think>a</think><answer>b</answer><answer>c</answer>", {"answer_tag": "answer"}, 0.5),
@@ -215,8 +200,8 @@ async def test_cosine_length_reads_the_verdict_of_another_reward() -> None:
     long_wrong = await _cosine(1.0, 100)
     assert long_wrong.details["cosine_length"]["correct"] is False
     assert long_wrong.scores["cosine_length"] == pytest.approx(-0.5)
-    beyond = await _cosine(1.0, 1000)
-    assert beyond.scores["cosine_length"] == pytest.approx(-0.5)
+    beyond = await _cosine(1.0, 1000)  # past max_length: the worst wrong score, never the best
+    assert beyond.scores["cosine_length"] == pytest.approx(-1.0)
 
 
 async def test_cosine_length_without_its_verdict_is_an_error_naming_the_reward() -> None:

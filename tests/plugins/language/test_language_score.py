@@ -53,7 +53,7 @@ def test_only_the_think_block_is_judged() -> None:
 def test_whole_completion_is_judged_when_there_is_no_think_block() -> None:
     english, french = sentences("en")[0], sentences("fr")[0]
     result = score_one(f"{english}\n{french}", target="en")
-    assert result.details["language"]["reasoning"] == "whole_completion"
+    assert result.details["language"]["reasoning"] == "no_tags"
     assert result.scores["language"] == pytest.approx(
         spaced_words(english) / (spaced_words(english) + spaced_words(french))
     )
@@ -113,27 +113,50 @@ def test_bcp47_targets_are_cut_to_their_language() -> None:
 
 
 EXCLUDED = [
-    "```python\n# Calculons la somme des carrés pour vérifier le résultat\nprint('Bonjour tout le monde')\n```",
-    "~~~\nDie Antwort ist vierzig und zwei\n~~~",
-    "`la_somme_des_carrés = calculer(tous, les, nombres)` `résultat final`",
-    "$\\text{la somme des termes est égale à}\\ n^2$",
-    "$$\\text{Die Summe aller Zahlen ist gleich } \\frac{n(n+1)}{2}$$",
-    "\\[\\text{la réponse finale est } 42\\]",
-    "\\(\\text{dann gilt } x > y\\)",
-    "\\begin{align} \\text{donc nous avons} &= 3 \\end{align}",
-    "12345 3.14 1,000,000 2^10",
+    "```python\nfor k in range(10):\n    total = total + k * k\nprint(total)\n```",
+    "~~~\nx = 3\n~~~",
+    "`f(x) = x^2` `dp[i][j]` `a == b`",
+    "$\\frac{a}{b} + \\sqrt{c}$ and $\\triangle ABC \\cong \\triangle DEF$",
+    "$$\\sum_{k=1}^{n} k = \\frac{n(n+1)}{2}$$",
+    "\\[\\text{ } 42\\]",
+    "\\begin{align} x &= 3 \\\\ y &= 4 \\end{align}",
+    "12345 3.14 1,000,000 2^10 12:00 x_1 a.b_c",
+    "5 cm and 3 kg, $4\\text{ km}$",
     "https://fr.wikipedia.org/wiki/Nombre_premier_de_Mersenne www.beispiel-seite.de/ueber-uns",
     "<answer></answer> <br/>",
-    "calculer_la_somme nombrePremier getDieAntwort",
 ]
 
 
 @pytest.mark.parametrize("excluded", EXCLUDED)
-def test_code_math_numbers_urls_and_identifiers_are_not_counted(excluded: str) -> None:
+def test_code_math_numbers_urls_and_units_are_not_counted(excluded: str) -> None:
     english = sentences("en")[4]
     result = score_one(f"<think>{english}\n{excluded}\n{english}</think>", target="en")
     assert result.scores["language"] == 1.0
-    assert result.details["language"]["words"] == 2 * spaced_words(english)
+    extra = spaced_words("and") * excluded.count(" and ")  # the prose between the formulas
+    assert result.details["language"]["words"] == 2 * spaced_words(english) + extra
+
+
+# Prose inside a wrapper is prose: (wrapped, the same words written plainly).
+WRAPPED_PROSE = [
+    ("```python\n# Calculons la somme des carrés pour vérifier le résultat\nprint(1)\n```",
+     "Calculons la somme des carrés pour vérifier le résultat"),
+    ("~~~\nDie Antwort ist vierzig und zwei\n~~~", "Die Antwort ist vierzig und zwei"),
+    ("`la somme des carrés est calculée` `résultat final`", "la somme des carrés est calculée résultat final"),
+    ("$\\text{la somme des termes est égale à}\\ n^2$", "la somme des termes est égale"),
+    ("$$\\text{Die Summe aller Zahlen ist gleich } \\frac{n(n+1)}{2}$$", "Die Summe aller Zahlen ist gleich"),
+    ("\\[\\text{la réponse finale est } 42\\]", "la réponse finale est"),
+    ("\\(\\text{dann gilt für alle } x > y\\)", "dann gilt für alle"),
+    ("\\begin{align} \\text{donc nous avons} &= 3 \\end{align}", "donc nous avons"),
+    ("calculer_la_somme nombrePremier getDieAntwort", "calculer la somme nombre Premier get Die Antwort"),
+]
+
+
+@pytest.mark.parametrize(("wrapped", "plain"), WRAPPED_PROSE)
+def test_prose_inside_code_math_and_identifiers_is_counted(wrapped: str, plain: str) -> None:
+    english = sentences("en")[4]
+    result = score_one(f"<think>{english}\n{wrapped}\n{english}</think>", target="en")
+    assert result.details["language"]["words"] == 2 * spaced_words(english) + spaced_words(plain)
+    assert (result.scores["language"] or 0.0) < 1.0
 
 
 def test_prose_dollar_amounts_are_not_taken_for_math() -> None:
