@@ -20,7 +20,6 @@ import asyncio
 import base64
 import logging
 import math
-import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,6 +28,7 @@ import docker
 
 from sandbox.docker_pool import ContainerPool, DockerOptions, SandboxContainer
 from sandbox.errors import SandboxUnavailable, UnsupportedLanguage
+from sandbox.exits import ExitFacts, classify
 from sandbox.languages import LANGUAGES, Language, get_language
 from sandbox.types import (
     BackendHealth,
@@ -273,45 +273,36 @@ class DockerPrepared:
 
 
 def to_result(reply: dict[str, Any], limits: Limits) -> ExecResult:
-    """Classify a runner's exec reply (the status rules of ``ExecStatus``)."""
-    if "exec_error" in reply:
-        return ExecResult(
-            status=ExecStatus.SANDBOX_ERROR, message=f"could not start the program: {reply['exec_error']}"
-        )
+    """Turn a runner's exec reply into an ``ExecResult``; ``sandbox.exits.classify`` reads the exit."""
+    stderr = base64.b64decode(reply.get("stderr", "")).decode("utf-8", errors="replace")
     exit_code: int | None = reply.get("exit_code")
     sig: int | None = reply.get("signal")
-    cpu = float(reply["cpu_s"])
+    cpu = float(reply.get("cpu_s", 0.0))
+    peak = float(reply.get("max_rss_kb", 0)) / 1024
     killed_for = reply.get("killed_for")
-    message = ""
-    if killed_for == "wall_time":
-        status, message = ExecStatus.TIMEOUT, f"killed at the wall-time limit ({limits.wall_time_s:g} s)"
-    elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= limits.effective_cpu_time_s * 0.95):
-        # Only RLIMIT_CPU sends SIGXCPU; rusage may read well under the limit when it fires (seen: 0.81 s of 1).
-        status, message = (
-            ExecStatus.TIMEOUT,
-            f"killed at the CPU-time limit ({limits.effective_cpu_time_s:g} s)",
-        )
-    elif killed_for == "output":
-        status, message = ExecStatus.OUTPUT_LIMIT, f"output exceeded {limits.output_bytes} bytes"
-    elif reply.get("oom_kills"):
-        status, message = ExecStatus.MEMORY_LIMIT, f"killed by the OOM killer ({limits.memory_mb} MB limit)"
-    elif exit_code == 0:
-        status = ExecStatus.OK
-    elif sig == signal.SIGXFSZ:
-        status, message = ExecStatus.RUNTIME_ERROR, f"wrote a file over {limits.file_size_mb} MB"
-    else:
-        status = ExecStatus.RUNTIME_ERROR
-        message = f"killed by signal {sig} ({signal.Signals(sig).name})" if sig else f"exit code {exit_code}"
+    facts = ExitFacts(
+        exit_code=exit_code,
+        signal=sig,
+        cpu_time_s=cpu,
+        peak_memory_mb=peak,
+        killed_for=killed_for if killed_for in ("wall_time", "cpu_time", "output") else None,
+        oom_killed=bool(reply.get("oom_kills")),
+        stderr=stderr,
+        start_error=str(reply["exec_error"]) if "exec_error" in reply else None,
+    )
+    status, message = classify(facts, limits)
+    if facts.start_error is not None:
+        return ExecResult(status=status, message=message)
     return ExecResult(
         status=status,
         exit_code=exit_code,
         signal=sig,
         stdout=base64.b64decode(reply["stdout"]).decode("utf-8", errors="replace"),
-        stderr=base64.b64decode(reply["stderr"]).decode("utf-8", errors="replace"),
+        stderr=stderr,
         stdout_truncated=bool(reply["stdout_truncated"]),
         stderr_truncated=bool(reply["stderr_truncated"]),
         wall_time_s=float(reply["wall_s"]),
         cpu_time_s=cpu,
-        peak_memory_mb=float(reply["max_rss_kb"]) / 1024,
+        peak_memory_mb=peak,
         message=message,
     )
