@@ -181,6 +181,7 @@ class DockerPrepared:
         self.language = language
         self.compile_result: ExecResult | None = None
         self.recycle_reason: str | None = None
+        self.tainted: str | None = None  # why no further run of this lease may start here
         self._lock = asyncio.Lock()
 
     @property
@@ -195,12 +196,13 @@ class DockerPrepared:
     async def run(self, spec: RunSpec) -> ExecResult:
         if self.compile_result is not None and not self.compile_result.ok:
             return compile_failure(self.compile_result)
+        if self.tainted is not None:  # fail closed: never run on a container that could not be cleaned
+            return ExecResult(status=ExecStatus.SANDBOX_ERROR, message=self.tainted)
         argv = self.language.render(self.language.run, memory_mb=spec.limits.memory_mb) + list(spec.argv)
         python_main = None
         if self.language.name == "python" and self._pool.options.fast_python and self._container.fork_python:
-            # A fork of the warm runner runs the source in place: argv as `python3 main.py args...`.
-            argv = ["python3", self.language.source_name, *spec.argv]
-            python_main = self.language.source_name
+            # A fork of the container's zygote runs the source in place; argv is the fallback if it cannot.
+            python_main = {"script": self.language.source_name, "args": list(spec.argv)}
         async with self._lock:  # one execution at a time per container
             return await asyncio.to_thread(self._execute, argv, spec.stdin, spec.limits, python_main)
 
@@ -210,8 +212,10 @@ class DockerPrepared:
             path: base64.b64encode(text.encode("utf-8", "surrogateescape")).decode()
             for path, text in files.items()
         }
+        # Sealed: every run starts from /work exactly as it is now (after the compile, for compiled languages).
+        write = {"op": "write", "files": encoded, "seal": self.language.compile is None}
         try:
-            self._container.call({"op": "write", "files": encoded}, _REPLY_GRACE_S)
+            self._container.call(write, _REPLY_GRACE_S)
         except SandboxUnavailable:
             self.recycle_reason = "write failed"
             raise
@@ -219,8 +223,13 @@ class DockerPrepared:
             return
         limits = program.compile_limits
         argv = self.language.render(self.language.compile, memory_mb=limits.memory_mb)
-        result = self._execute(argv, "", limits)
-        if result.status not in (ExecStatus.OK, ExecStatus.SANDBOX_ERROR):
+        result, reply = self._execute_reply(argv, "", limits, seal=True)
+        if result.status is ExecStatus.OK and reply.get("wipe_problems"):
+            # The compile left /work unsealable (too large, odd files): no run may start from it.
+            result = result.model_copy(
+                update={"status": ExecStatus.COMPILE_ERROR, "message": "; ".join(reply["wipe_problems"])}
+            )
+        elif result.status not in (ExecStatus.OK, ExecStatus.SANDBOX_ERROR):
             why = {
                 ExecStatus.TIMEOUT: "compilation timed out",
                 ExecStatus.MEMORY_LIMIT: "compiler ran out of memory",
@@ -234,8 +243,19 @@ class DockerPrepared:
         self.compile_result = result
 
     def _execute(
-        self, argv: list[str], stdin: str, limits: Limits, python_main: str | None = None
+        self, argv: list[str], stdin: str, limits: Limits, python_main: dict[str, Any] | None = None
     ) -> ExecResult:
+        return self._execute_reply(argv, stdin, limits, python_main)[0]
+
+    def _execute_reply(
+        self,
+        argv: list[str],
+        stdin: str,
+        limits: Limits,
+        python_main: dict[str, Any] | None = None,
+        *,
+        seal: bool = False,
+    ) -> tuple[ExecResult, dict[str, Any]]:
         container = self._container
         request: dict[str, Any] = {
             "op": "exec",
@@ -244,14 +264,15 @@ class DockerPrepared:
             "env": dict(self.language.env),
             "limits": {
                 "wall_s": limits.wall_time_s,
-                # RLIMIT_CPU counts whole seconds; the classification below compares the exact figure.
+                # RLIMIT_CPU counts whole seconds; the classification compares the exact figure.
                 "cpu_s": max(1, math.ceil(limits.effective_cpu_time_s)),
                 "file_size_bytes": limits.file_size_mb * MiB,
                 "open_files": limits.open_files,
-                # RLIMIT_NPROC counts every task of the uid, and the runner is one of them.
-                "processes": limits.max_processes + 1,
+                # RLIMIT_NPROC counts every task of the uid, and the runner and the zygote are two of them.
+                "processes": limits.max_processes + 2,
                 "output_bytes": limits.output_bytes,
             },
+            "seal": seal,
         }
         if python_main is not None:
             request["python_main"] = python_main
@@ -260,16 +281,18 @@ class DockerPrepared:
             reply = container.call(request, limits.wall_time_s + _REPLY_GRACE_S)
         except SandboxUnavailable as exc:
             self.recycle_reason = str(exc)
-            return ExecResult(status=ExecStatus.SANDBOX_ERROR, message=str(exc))
+            return ExecResult(status=ExecStatus.SANDBOX_ERROR, message=str(exc)), {}
         container.runs += 1
         result = to_result(reply, limits)
         if result.status in _MISBEHAVED:
             self.recycle_reason = self.recycle_reason or f"a run ended with {result.status.value}"
         elif reply.get("strays"):
             self.recycle_reason = self.recycle_reason or f"a run left {reply['strays']} process(es) behind"
-        elif reply.get("wipe_problems"):
-            self.recycle_reason = self.recycle_reason or "; ".join(reply["wipe_problems"])
-        return result
+        if reply.get("wipe_problems"):
+            problems = "; ".join(reply["wipe_problems"])
+            self.recycle_reason = self.recycle_reason or problems
+            self.tainted = f"the container could not be cleaned after a run: {problems}"
+        return result, reply
 
 
 def to_result(reply: dict[str, Any], limits: Limits) -> ExecResult:

@@ -46,7 +46,26 @@ log = logging.getLogger(__name__)
 LABEL = "io.r1-verifier.sandbox"
 OWNER_LABEL = f"{LABEL}.owner"
 POOL_LABEL = f"{LABEL}.pool"  # one process may hold several pools; close() removes its own only
-RUNNER_PROTOCOL = 1
+RUNNER_PROTOCOL = 2
+RUNNER_SECCOMP = "io_uring denied"
+# Docker's own masked paths (20.10 and later) plus what tells a program about the host: the kernel command
+# line, loaded modules, kernel symbols. Setting MaskedPaths replaces Docker's list, so it is repeated here.
+MASKED_PATHS = (
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+    "/proc/cmdline",
+    "/proc/modules",
+    "/proc/kallsyms",
+)
 # Random per-container uids come from this range: far above any uid a host or image assigns.
 _UID_LOW, _UID_HIGH = 1_000_000, 2_000_000_000
 _HELLO_TIMEOUT_S = 30.0
@@ -73,7 +92,10 @@ class DockerOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    image: str = Field("r1-verifier/sandbox:latest", description="Built by scripts/docker-setup.sh.")
+    image: str = Field(
+        "r1-verifier/sandbox:runner-2",
+        description="Built by scripts/docker-setup.sh; the tag names the runner protocol it speaks.",
+    )
     base_url: str | None = Field(
         None,
         description="Docker engine URL (unix:///var/run/docker.sock...); None: DOCKER_HOST or the default.",
@@ -95,9 +117,10 @@ class DockerOptions(BaseModel):
     tmp_tmpfs_mb: int = Field(256, ge=1, description="Size of /tmp.")
     shm_mb: int = Field(64, ge=1, description="Size of /dev/shm.")
     memory_headroom_mb: int = Field(
-        32,
+        64,
         ge=0,
-        description="Added to a run's memory limit for the container's cgroup (the runner lives there).",
+        description="Added to a run's memory limit for the container's cgroup (the runner and the zygote "
+        "live there, and the sealed copy of /work).",
     )
     api_timeout_s: float = Field(60.0, gt=0, description="Timeout of one Docker API call.")
     fast_python: bool = Field(
@@ -347,6 +370,10 @@ class ContainerPool:
                 auto_remove=True,
                 log_config=LogConfig(type=LogConfig.types.NONE),
             )
+            # Not in docker-py's signature: a private cgroup namespace (/proc/self/cgroup shows "/", not the
+            # container id) and the masked paths (/proc/cmdline reads empty).
+            host_config["CgroupnsMode"] = "private"
+            host_config["MaskedPaths"] = list(MASKED_PATHS)
             # detach=False + stdin_open=True sets StdinOnce: our closing the socket ends the runner.
             container_id = api.create_container(
                 options.image,
@@ -367,6 +394,8 @@ class ContainerPool:
                     f"image {options.image!r} speaks runner protocol {hello.get('protocol')}, "
                     f"expected {RUNNER_PROTOCOL}: rebuild it with scripts/docker-setup.sh"
                 )
+            if hello.get("seccomp") != RUNNER_SECCOMP:
+                raise SandboxUnavailable(f"the sandbox runner could not deny io_uring: {hello.get('seccomp')}")
             container = SandboxContainer(container_id, uid, channel, memory_mb)
             container.toolchain = dict(hello.get("paths", {}))
             container.fork_python = bool(hello.get("fork_python"))
