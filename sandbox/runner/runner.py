@@ -80,6 +80,8 @@ SECCOMP_RET_ERRNO_EPERM = 0x00050000 | 1
 X32_SYSCALL_BIT = 0x40000000
 SEAL_MAX_BYTES = 64 * 1024 * 1024
 ZYGOTE_FD = 3
+CLONE_PARENT = 0x00008000
+CLONE_SYSCALL = {"x86_64": 56, "aarch64": 220}
 ZYGOTE_TIMEOUT_S = 10.0
 KILL_GRACE_S = 0.5
 READ_CHUNK = 65536
@@ -277,62 +279,77 @@ class ZygoteHandle:
             self.pid = None
 
     def healthy(self) -> bool:
-        """Alive, not stopped, answering: a run may have signalled it (same uid); then it is replaced."""
+        """Alive and not stopped (a run may have signalled it: same uid); else it is replaced. Read from /proc
+        rather than asked, so that a check costs no wake-up of the zygote."""
         if self.pid is None or self.sock is None:
             return False
         try:
             with open(f"/proc/{self.pid}/stat") as f:
                 state = f.read().rpartition(")")[2].split()[0]
-            if state not in ("S", "R"):
-                return False
-            self.sock.settimeout(2.0)
-            self.sock.sendall(b"P")
-            return self.sock.recv(1) == b"p"
         except (OSError, IndexError):
             return False
+        return state in ("S", "R")
 
     def ensure(self) -> None:
         if not self.healthy():
             self.start()
 
     def fork(self, child_fds: list[int], request: dict[str, Any]) -> int | None:
-        """A run forked from the zygote and reparented to the runner (so it can wait4 it); None on failure."""
+        """A run forked from the zygote as the runner's own child (so it can wait4 it); None on failure."""
         if self.sock is None:
             return None
         req_r, req_w = os.pipe()
-        info_r, info_w = os.pipe()
         try:
-            socket.send_fds(self.sock, [b"F"], [*child_fds, req_r, info_w])
+            socket.send_fds(self.sock, [b"F"], [*child_fds, req_r])
             os.close(req_r)
-            os.close(info_w)
-            req_r = info_w = -1
-            payload = json.dumps(request).encode()
-            view = memoryview(payload)
+            req_r = -1
+            view = memoryview(json.dumps(request).encode())
             while view:
                 view = view[os.write(req_w, view) :]
             os.close(req_w)
             req_w = -1
             self.sock.settimeout(ZYGOTE_TIMEOUT_S)
-            if self.sock.recv(1) != b"K":  # the middle process has exited: the run is our child now
-                raise OSError("the zygote did not fork")
-            ready = selectors.DefaultSelector()
-            ready.register(info_r, selectors.EVENT_READ)
-            if not ready.select(ZYGOTE_TIMEOUT_S):
-                raise OSError("the forked run did not report")
-            ready.close()
-            return int(os.read(info_r, 64).decode())
+            reply = b""
+            while not reply.endswith(b"\n"):
+                chunk = self.sock.recv(32)
+                if not chunk:
+                    raise OSError("the zygote exited")
+                reply += chunk
+            if not reply.startswith(b"K"):
+                raise OSError(f"the zygote did not fork: {reply!r}")
+            return int(reply[1:])
         except (OSError, ValueError) as exc:
             self.failure = f"zygote fork failed: {exc}"
             self.stop()
             return None
         finally:
-            for fd in (req_r, req_w, info_r, info_w):
+            for fd in (req_r, req_w):
                 if fd >= 0:
                     os.close(fd)
 
 
+def fork_as_sibling() -> int:
+    """``fork`` with CLONE_PARENT: the child is the runner's, not the zygote's, and the zygote waits for
+    nothing. Python's own before/after-fork steps run around the raw clone, as ``os.fork`` runs them."""
+    number = CLONE_SYSCALL.get(os.uname().machine)
+    if number is None:
+        raise OSError("no raw clone on this architecture")
+    python = ctypes.pythonapi
+    python.PyOS_BeforeFork()
+    pid = int(RAW_SYSCALL(number, CLONE_PARENT | signal.SIGCHLD, 0, 0, 0, 0))
+    if pid == 0:
+        python.PyOS_AfterFork_Child()
+    else:
+        python.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise OSError(ctypes.get_errno(), "clone(CLONE_PARENT)")
+    return pid
+
+
 ZYGOTE = ZygoteHandle()
 LIBC = ctypes.CDLL(None, use_errno=True)
+RAW_SYSCALL = ctypes.PyDLL(None, use_errno=True).syscall  # PyDLL: the GIL stays held across the clone
+RAW_SYSCALL.restype = ctypes.c_long
 
 
 def child_setup(limits: dict[str, Any]) -> None:
@@ -778,33 +795,27 @@ def zygote_main() -> None:
         message, fds, _, _ = socket.recv_fds(sock, 1, 8)
         if not message:
             os._exit(0)
-        if message == b"P":
-            sock.sendall(b"p")
-            continue
-        if message != b"F" or len(fds) != 5:
+        if message != b"F" or len(fds) != 4:
             for fd in fds:
                 os.close(fd)
-            sock.sendall(b"E")
+            sock.sendall(b"E\n")
             continue
-        middle = os.fork()
-        if middle == 0:
-            try:
-                if os.fork() == 0:
-                    start_forked_run(*fds)
-            finally:
-                os._exit(0)  # orphans the run: it becomes the runner's child (PID 1 adopts it)
+        failure = ""
+        try:
+            pid = fork_as_sibling()
+        except OSError as exc:
+            pid, failure = -1, str(exc)
+        if pid == 0:
+            start_forked_run(*fds)
         for fd in fds:
             os.close(fd)
-        os.waitpid(middle, 0)
-        sock.sendall(b"K")
+        sock.sendall(b"K%d\n" % pid if pid > 0 else f"E {failure}\n".encode())
 
 
-def start_forked_run(stdin_r: int, out_w: int, err_w: int, req_r: int, info_w: int) -> None:
-    """In the run forked from the zygote: report its pid, read its own request, become the program."""
+def start_forked_run(stdin_r: int, out_w: int, err_w: int, req_r: int) -> None:
+    """In the run forked from the zygote: read its own request, become the program. Never returns."""
     try:
         os.close(ZYGOTE_FD)
-        os.write(info_w, str(os.getpid()).encode())
-        os.close(info_w)
         chunks = []
         while True:
             chunk = os.read(req_r, READ_CHUNK)
@@ -824,6 +835,7 @@ def start_forked_run(stdin_r: int, out_w: int, err_w: int, req_r: int, info_w: i
             os.write(err_w, f"sandbox runner: cannot start the Python run: {exc}\n".encode())
         finally:
             os._exit(127)
+    os._exit(127)
 
 
 SECCOMP = ""
