@@ -20,6 +20,7 @@ import asyncio
 import base64
 import logging
 import math
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -49,6 +50,11 @@ log = logging.getLogger(__name__)
 # Beyond the wall limit, the runner may need a moment to kill leftovers and drain pipes.
 _REPLY_GRACE_S = 15.0
 # Statuses after which a container is not trusted for another lease.
+# Health: a real run this recent vouches for the backend; otherwise a probe program runs, within a bound.
+_FRESH_S = 10.0
+_PROBE_TIMEOUT_S = 20.0
+_PROBE_SOURCE = "print(sum(map(int, input().split())))"
+_PROBE_LIMITS = Limits(wall_time_s=5.0, memory_mb=128, max_processes=8)
 _MISBEHAVED = {ExecStatus.TIMEOUT, ExecStatus.MEMORY_LIMIT, ExecStatus.OUTPUT_LIMIT, ExecStatus.SANDBOX_ERROR}
 
 
@@ -71,6 +77,7 @@ class DockerBackend:
         self._start_error: str | None = None
         self._started = False
         self._closed = False
+        self._last_good_run = -math.inf  # monotonic time of the last run that ended without a sandbox error
 
     @property
     def pool(self) -> ContainerPool:
@@ -105,6 +112,10 @@ class DockerBackend:
         return [lang.name for lang in LANGUAGES if paths and all(paths.get(tool) for tool in lang.toolchain)]
 
     async def health(self) -> BackendHealth:
+        """``down`` unless the engine answers and a program runs right: a real run that ended without a
+        sandbox error in the last ``_FRESH_S`` seconds, or else a probe program now. A failed probe repairs:
+        every idle container is replaced, so the next check (and the next item) gets fresh ones."""
+
         def down(message: str) -> BackendHealth:
             return BackendHealth(status="down", backend=self.name, isolated=True, message=message)
 
@@ -116,6 +127,12 @@ class DockerBackend:
             await asyncio.to_thread(self._pool.ping)
         except SandboxUnavailable as exc:
             return down(str(exc))
+        # With every container leased there is nothing to probe with: the programs running are the evidence.
+        if time.monotonic() - self._last_good_run > _FRESH_S and not self._slots.locked():
+            problem = await self._probe()
+            if problem is not None:
+                replaced = await asyncio.to_thread(self._pool.recycle_idle)
+                return down(f"probe failed: {problem}; replaced {replaced} idle container(s)")
         counts = self._pool.counts()
         summary = f"image {self.options.image}; {counts['live']} containers, {counts['idle']} idle"
         if self._pool.last_error is not None and counts["idle"] == 0:
@@ -129,6 +146,21 @@ class DockerBackend:
         return BackendHealth(
             status="ok", backend=self.name, isolated=True, message=summary, languages=self.languages()
         )
+
+    async def _probe(self) -> str | None:
+        """Run the probe program; what went wrong, or None."""
+        program = Program(language="python", source=_PROBE_SOURCE)
+        try:
+            async with asyncio.timeout(_PROBE_TIMEOUT_S):
+                async with self.prepare(program) as prepared:
+                    result = await prepared.run(RunSpec(stdin="20 22", limits=_PROBE_LIMITS))
+        except TimeoutError:
+            return f"no answer within {_PROBE_TIMEOUT_S:g} s"
+        except SandboxUnavailable as exc:
+            return str(exc)
+        if result.status is not ExecStatus.OK or result.stdout != "42\n":
+            return f"the probe program gave {result.status.value} {result.stdout[:100]!r} {result.message}"
+        return None
 
     @asynccontextmanager
     async def prepare(self, program: Program) -> AsyncIterator[Prepared]:
@@ -151,6 +183,8 @@ class DockerBackend:
                 yield prepared
             finally:
                 await self._release(prepared)
+                if prepared.ran_cleanly:
+                    self._last_good_run = time.monotonic()
 
     async def _lease(self, language: Language, program: Program) -> DockerPrepared:
         """A container with ``program`` written (and compiled) in it; on failure the container is released."""
@@ -182,6 +216,8 @@ class DockerPrepared:
         self.compile_result: ExecResult | None = None
         self.recycle_reason: str | None = None
         self.tainted: str | None = None  # why no further run of this lease may start here
+        self.ran_cleanly = False  # some run ended, and none with a sandbox error
+        self.sandbox_failed = False
         self._lock = asyncio.Lock()
 
     @property
@@ -281,9 +317,12 @@ class DockerPrepared:
             reply = container.call(request, limits.wall_time_s + _REPLY_GRACE_S)
         except SandboxUnavailable as exc:
             self.recycle_reason = str(exc)
+            self.ran_cleanly, self.sandbox_failed = False, True
             return ExecResult(status=ExecStatus.SANDBOX_ERROR, message=str(exc)), {}
         container.runs += 1
         result = to_result(reply, limits)
+        self.ran_cleanly = result.status is not ExecStatus.SANDBOX_ERROR and not self.sandbox_failed
+        self.sandbox_failed = self.sandbox_failed or not self.ran_cleanly
         if result.status in _MISBEHAVED:
             self.recycle_reason = self.recycle_reason or f"a run ended with {result.status.value}"
         elif reply.get("strays"):

@@ -296,6 +296,16 @@ class ContainerPool:
             self._submit(self._destroy, container)
             self._replenish_soon()
 
+    def recycle_idle(self) -> int:
+        """Destroy every idle container (a failed probe says they may be broken) and warm new ones."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for container in idle:
+            self.recycled += 1
+            self._destroy(container)
+        self._replenish_soon()
+        return len(idle)
+
     def set_memory(self, container: SandboxContainer, memory_mb: int) -> None:
         """Point the container's cgroup memory limit at a run's limit (one API call, ~10 ms; only on change)."""
         if container.memory_mb == memory_mb:
