@@ -116,6 +116,9 @@ class DockerOptions(BaseModel):
     )
     tmp_tmpfs_mb: int = Field(256, ge=1, description="Size of /tmp.")
     shm_mb: int = Field(64, ge=1, description="Size of /dev/shm.")
+    tmpfs_inodes: int = Field(
+        16384, ge=64, le=1_000_000, description="Files and directories each of /work, /tmp, /dev/shm may hold."
+    )
     memory_headroom_mb: int = Field(
         64,
         ge=0,
@@ -356,7 +359,9 @@ class ContainerPool:
         uid = _UID_LOW + secrets.randbelow(_UID_HIGH - _UID_LOW)
         memory_mb = Limits().memory_mb
         memory = (memory_mb + options.memory_headroom_mb) * 1024 * 1024
-        scratch = "rw,exec,nosuid,nodev,size={}m,mode=1777"
+        # Files as well as bytes are capped: a run cannot leave more than the runner can remove in a moment.
+        scratch = "rw,{},nosuid,nodev,size={}m,nr_inodes={},mode=1777"
+        inodes = options.tmpfs_inodes
         with self._lock:
             self._creating += 1
         container_id: str | None = None
@@ -366,10 +371,10 @@ class ContainerPool:
                 network_mode="none",
                 read_only=True,
                 tmpfs={
-                    "/work": scratch.format(options.work_tmpfs_mb),
-                    "/tmp": scratch.format(options.tmp_tmpfs_mb),
+                    "/work": scratch.format("exec", options.work_tmpfs_mb, inodes),
+                    "/tmp": scratch.format("exec", options.tmp_tmpfs_mb, inodes),
+                    "/dev/shm": scratch.format("noexec", options.shm_mb, inodes),
                 },
-                shm_size=f"{options.shm_mb}m",
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
                 mem_limit=memory,

@@ -79,6 +79,7 @@ SECCOMP_RET_ALLOW = 0x7FFF0000
 SECCOMP_RET_ERRNO_EPERM = 0x00050000 | 1
 X32_SYSCALL_BIT = 0x40000000
 SEAL_MAX_BYTES = 64 * 1024 * 1024
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 ZYGOTE_FD = 3
 CLONE_PARENT = 0x00008000
 CLONE_SYSCALL = {"x86_64": 56, "aarch64": 220}
@@ -608,6 +609,13 @@ class WorkSeal:
         self.fingerprint: dict[str, tuple[int, ...]] = {}
 
     def seal(self) -> list[str]:
+        try:
+            return self._seal()
+        except Exception as exc:  # e.g. a compile that left something unreadable: no run may start from it
+            self.clear()
+            return [f"cannot seal /work: {type(exc).__name__}: {exc}"]
+
+    def _seal(self) -> list[str]:
         entries: list[tuple[str, str, int, bytes]] = []
         total = 0
         for root, dirs, files in os.walk(WORK_DIR):
@@ -637,7 +645,7 @@ class WorkSeal:
         self.entries, self.fingerprint = None, {}
 
     def restore(self) -> list[str]:
-        if self.entries is None or work_fingerprint() == self.fingerprint:
+        if self.entries is None or not work_changed(self.fingerprint):
             return []
         problems = wipe((WORK_DIR,))
         if problems:
@@ -659,19 +667,46 @@ class WorkSeal:
         return []
 
 
+def fingerprint_of(info: os.stat_result) -> tuple[int, ...]:
+    return (info.st_ino, info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_nlink)
+
+
 def work_fingerprint() -> dict[str, tuple[int, ...]]:
-    found: dict[str, tuple[int, ...]] = {}
+    """Every entry of /work (the sealed program: shallow, a few files) and its fingerprint."""
+    found = {".": fingerprint_of(os.lstat(WORK_DIR))}
     for root, dirs, files in os.walk(WORK_DIR):
-        for name in [".", *dirs, *files]:
+        for name in dirs + files:
             path = os.path.join(root, name)
-            try:
-                info = os.lstat(path)
-            except OSError:
-                continue
-            found[os.path.relpath(path, WORK_DIR)] = (
-                info.st_ino, info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_nlink
-            )
+            found[os.path.relpath(path, WORK_DIR)] = fingerprint_of(os.lstat(path))
     return found
+
+
+def work_changed(sealed: dict[str, tuple[int, ...]]) -> bool:
+    """Whether /work differs from ``sealed``. Stops at the first difference, so it never walks into what a
+    run added (however deep), only through the sealed entries."""
+    if fingerprint_of(os.lstat(WORK_DIR)) != sealed.get("."):
+        return True
+    seen = 1
+    stack: list[tuple[str, int]] = [("", os.open(WORK_DIR, DIR_FLAGS))]
+    try:
+        while stack:
+            prefix, fd = stack.pop()
+            try:
+                with os.scandir(fd) as entries:
+                    listed = [(entry.name, entry.stat(follow_symlinks=False)) for entry in entries]
+                for name, info in listed:
+                    relative = prefix + name
+                    if sealed.get(relative) != fingerprint_of(info):
+                        return True
+                    seen += 1
+                    if stat.S_ISDIR(info.st_mode):
+                        stack.append((relative + "/", os.open(name, DIR_FLAGS, dir_fd=fd)))
+            finally:
+                os.close(fd)
+    finally:
+        for _, fd in stack:
+            os.close(fd)
+    return seen != len(sealed)
 
 
 SEAL = WorkSeal()
@@ -705,21 +740,14 @@ def sysv_ids(path: str) -> list[int]:
 
 
 def clean_after_run() -> list[str]:
-    problems = wipe(RUN_SCRATCH_DIRS) + remove_sysv_ipc()
+    problems = wipe(RUN_SCRATCH_DIRS)
     try:
+        problems += remove_sysv_ipc()
         problems += SEAL.restore()
-    except OSError as exc:
-        problems.append(f"cannot restore /work: {exc}")
+    except Exception as exc:  # a problem (the container is recycled), never a crash of the runner
+        problems.append(f"cannot clean after the run: {type(exc).__name__}: {exc}")
     ZYGOTE.ensure()
     return problems
-
-
-def make_removable(path: str) -> None:
-    """A program may have made its files read-only; same uid, so give write permission back first."""
-    for root, dirs, _ in os.walk(path):
-        for name in dirs:
-            with contextlib.suppress(OSError):
-                os.chmod(os.path.join(root, name), stat.S_IRWXU)
 
 
 def reset() -> dict[str, Any]:
@@ -728,7 +756,11 @@ def reset() -> dict[str, Any]:
     if strays:
         problems.append(f"{strays} process(es) were still running")
     SEAL.clear()
-    problems += wipe(SCRATCH_DIRS) + remove_sysv_ipc()
+    problems += wipe(SCRATCH_DIRS)
+    try:
+        problems += remove_sysv_ipc()
+    except Exception as exc:
+        problems.append(f"cannot remove SysV IPC objects: {type(exc).__name__}: {exc}")
     ZYGOTE.ensure()
     return {"ok": True, "clean": not problems, "problems": problems}
 
@@ -738,27 +770,41 @@ def wipe(directories: tuple[str, ...]) -> list[str]:
     problems = []
     for directory in directories:
         try:
-            names = os.listdir(directory)
-        except OSError as exc:
-            problems.append(f"cannot list {directory}: {exc}")
-            continue
-        for name in names:
-            path = os.path.join(directory, name)
-            try:
-                if os.path.isdir(path) and not os.path.islink(path):
-                    os.chmod(path, stat.S_IRWXU)
-                    make_removable(path)
-                    shutil.rmtree(path)
-                else:
-                    os.unlink(path)
-            except OSError as exc:
-                problems.append(f"cannot remove {path}: {exc}")
-        try:
+            remove_contents(directory)
             if os.listdir(directory):
                 problems.append(f"{directory} is not empty after cleaning")
-        except OSError:
-            pass
+        except Exception as exc:  # whatever a run left, the answer is a problem (recycle), never a crash
+            problems.append(f"cannot empty {directory}: {type(exc).__name__}: {exc}")
     return problems
+
+
+def remove_contents(path: str) -> None:
+    """Empty a directory however deep or locked a run made it: no recursion, no long paths (every step is
+    relative to an open directory), write permission given back first (same uid)."""
+    root = os.open(path, DIR_FLAGS)
+    stack: list[tuple[int, list[str]]] = [(root, clear_files(root))]
+    while stack:
+        fd, subdirs = stack[-1]
+        if subdirs:
+            os.chmod(subdirs[-1], stat.S_IRWXU, dir_fd=fd)
+            child = os.open(subdirs[-1], DIR_FLAGS, dir_fd=fd)
+            stack.append((child, clear_files(child)))
+            continue
+        stack.pop()
+        os.close(fd)
+        if stack:
+            parent, siblings = stack[-1]
+            os.rmdir(siblings.pop(), dir_fd=parent)
+
+
+def clear_files(fd: int) -> list[str]:
+    """Unlink every entry of the open directory ``fd`` but its subdirectories; their names."""
+    with os.scandir(fd) as entries:
+        listed = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+    for name, is_dir in listed:
+        if not is_dir:
+            os.unlink(name, dir_fd=fd)
+    return [name for name, is_dir in listed if is_dir]
 
 
 def handle(request: dict[str, Any]) -> dict[str, Any]:

@@ -281,3 +281,25 @@ def test_a_run_that_kills_or_stops_the_zygote_does_not_hurt_the_next_runs(box: L
                                     RunSpec(stdin="20 22", limits=QUICK))
         assert victim_box == attacker_box
         assert (after.status, after.stdout) == (ExecStatus.OK, "42\n")
+
+
+def test_deep_locked_and_countless_leftovers_are_cleaned_without_failing_the_program(box: LoopBackend) -> None:
+    """Trees deeper than any path (and the interpreter's recursion limit), directories without permissions,
+    and as many files as the tmpfs holds: cleaned after each run; the program's next run is not failed."""
+    source = (
+        "import os, sys\nfor top in ('/tmp', '/dev/shm', '/work'):\n    os.chdir(top)\n"
+        "    for _ in range(1500):\n        os.mkdir('d' * 200)\n        os.chdir('d' * 200)\n"
+        "    open('leaf', 'w').write('x')\n    os.chdir(top)\n    os.mkdir('locked')\n"
+        "    open('locked/f', 'w').write('x')\n    os.chmod('locked', 0)\n"
+        "n = 0\ntry:\n    while True:\n        open(f'/tmp/f{n}', 'w').close()\n        n += 1\n"
+        "except OSError:\n    pass\nprint(n > 1000, sys.stdin.read())\n"
+    )
+    results, attacker_box = lease(
+        box, python(source), RunSpec(stdin="first", limits=QUICK), RunSpec(stdin="second", limits=QUICK)
+    )
+    expected = [(ExecStatus.OK, "True first\n"), (ExecStatus.OK, "True second\n")]
+    assert [(r.status, r.stdout) for r in results] == expected
+    probe = python("import os\nprint(os.listdir('/tmp'), os.listdir('/dev/shm'), sorted(os.listdir('/work')))")
+    [after], victim_box = lease(box, probe)
+    assert victim_box == attacker_box, "cleaning must succeed, not recycle"
+    assert after.stdout == "[] [] ['main.py']\n"
