@@ -204,8 +204,9 @@ def test_io_uring_setup_is_denied(box: LoopBackend) -> None:
 
 def test_kernel_keyrings_are_denied(box: LoopBackend) -> None:
     source = (
-        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-        "key = libc.syscall(248, b'user', b'r1-left', b'secret', 6, -4)\nprint(key, ctypes.get_errno())\n"
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "add_key = {'x86_64': 248, 'aarch64': 217}[os.uname().machine]\n"
+        "key = libc.syscall(add_key, b'user', b'r1-left', b'secret', 6, -4)\nprint(key, ctypes.get_errno())\n"
     )
     [result], _ = lease(box, python(source))
     assert result.stdout == "-1 1\n"
