@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import httpx
 
-from sandbox.errors import InvalidRequest, SandboxUnavailable
+from sandbox.errors import InvalidRequest, SandboxUnavailable, UnsupportedLanguage
 from sandbox.types import BackendHealth, ExecRequest, ExecResponse
 
 COOLDOWN_S = 5.0
@@ -56,7 +56,7 @@ class SandboxClient:
                 self._down_until[url] = time.monotonic() + COOLDOWN_S
                 continue
             if response.status_code >= 400:
-                raise InvalidRequest(f"{url}: HTTP {response.status_code}: {response.text[:500]}")
+                raise _request_error(url, response)
             self._down_until.pop(url, None)
             self.last_error = ""
             return ExecResponse.model_validate_json(response.content)
@@ -87,3 +87,16 @@ class SandboxClient:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _request_error(url: str, response: httpx.Response) -> InvalidRequest:
+    """The server's 4xx as our exception: ``UnsupportedLanguage`` when it says so, else ``InvalidRequest``."""
+    try:
+        error = response.json()["error"]
+        message, details = str(error["message"]), dict(error.get("details") or {})
+        kind = error.get("type")
+    except (ValueError, KeyError, TypeError):
+        return InvalidRequest(f"{url}: HTTP {response.status_code}: {response.text[:500]}")
+    if kind == "unsupported_language":
+        return UnsupportedLanguage(str(details.get("language", "?")), str(details.get("reason", message)))
+    return InvalidRequest(f"{url}: {message}")

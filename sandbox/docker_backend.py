@@ -20,7 +20,7 @@ import asyncio
 import base64
 import logging
 import math
-import signal
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,6 +29,7 @@ import docker
 
 from sandbox.docker_pool import ContainerPool, DockerOptions, SandboxContainer
 from sandbox.errors import SandboxUnavailable, UnsupportedLanguage
+from sandbox.exits import ExitFacts, classify
 from sandbox.languages import LANGUAGES, Language, get_language
 from sandbox.types import (
     BackendHealth,
@@ -49,6 +50,11 @@ log = logging.getLogger(__name__)
 # Beyond the wall limit, the runner may need a moment to kill leftovers and drain pipes.
 _REPLY_GRACE_S = 15.0
 # Statuses after which a container is not trusted for another lease.
+# Health: a real run this recent vouches for the backend; otherwise a probe program runs, within a bound.
+_FRESH_S = 10.0
+_PROBE_TIMEOUT_S = 20.0
+_PROBE_SOURCE = "print(sum(map(int, input().split())))"
+_PROBE_LIMITS = Limits(wall_time_s=5.0, memory_mb=128, max_processes=8)
 _MISBEHAVED = {ExecStatus.TIMEOUT, ExecStatus.MEMORY_LIMIT, ExecStatus.OUTPUT_LIMIT, ExecStatus.SANDBOX_ERROR}
 
 
@@ -71,6 +77,7 @@ class DockerBackend:
         self._start_error: str | None = None
         self._started = False
         self._closed = False
+        self._last_good_run = -math.inf  # monotonic time of the last run that ended without a sandbox error
 
     @property
     def pool(self) -> ContainerPool:
@@ -105,6 +112,10 @@ class DockerBackend:
         return [lang.name for lang in LANGUAGES if paths and all(paths.get(tool) for tool in lang.toolchain)]
 
     async def health(self) -> BackendHealth:
+        """``down`` unless the engine answers and a program runs right: a real run that ended without a
+        sandbox error in the last ``_FRESH_S`` seconds, or else a probe program now. A failed probe repairs:
+        every idle container is replaced, so the next check (and the next item) gets fresh ones."""
+
         def down(message: str) -> BackendHealth:
             return BackendHealth(status="down", backend=self.name, isolated=True, message=message)
 
@@ -116,6 +127,12 @@ class DockerBackend:
             await asyncio.to_thread(self._pool.ping)
         except SandboxUnavailable as exc:
             return down(str(exc))
+        # With every container leased there is nothing to probe with: the programs running are the evidence.
+        if time.monotonic() - self._last_good_run > _FRESH_S and not self._slots.locked():
+            problem = await self._probe()
+            if problem is not None:
+                replaced = await asyncio.to_thread(self._pool.recycle_idle)
+                return down(f"probe failed: {problem}; replaced {replaced} idle container(s)")
         counts = self._pool.counts()
         summary = f"image {self.options.image}; {counts['live']} containers, {counts['idle']} idle"
         if self._pool.last_error is not None and counts["idle"] == 0:
@@ -129,6 +146,21 @@ class DockerBackend:
         return BackendHealth(
             status="ok", backend=self.name, isolated=True, message=summary, languages=self.languages()
         )
+
+    async def _probe(self) -> str | None:
+        """Run the probe program; what went wrong, or None."""
+        program = Program(language="python", source=_PROBE_SOURCE)
+        try:
+            async with asyncio.timeout(_PROBE_TIMEOUT_S):
+                async with self.prepare(program) as prepared:
+                    result = await prepared.run(RunSpec(stdin="20 22", limits=_PROBE_LIMITS))
+        except TimeoutError:
+            return f"no answer within {_PROBE_TIMEOUT_S:g} s"
+        except SandboxUnavailable as exc:
+            return str(exc)
+        if result.status is not ExecStatus.OK or result.stdout != "42\n":
+            return f"the probe program gave {result.status.value} {result.stdout[:100]!r} {result.message}"
+        return None
 
     @asynccontextmanager
     async def prepare(self, program: Program) -> AsyncIterator[Prepared]:
@@ -151,6 +183,8 @@ class DockerBackend:
                 yield prepared
             finally:
                 await self._release(prepared)
+                if prepared.ran_cleanly:
+                    self._last_good_run = time.monotonic()
 
     async def _lease(self, language: Language, program: Program) -> DockerPrepared:
         """A container with ``program`` written (and compiled) in it; on failure the container is released."""
@@ -181,6 +215,9 @@ class DockerPrepared:
         self.language = language
         self.compile_result: ExecResult | None = None
         self.recycle_reason: str | None = None
+        self.tainted: str | None = None  # why no further run of this lease may start here
+        self.ran_cleanly = False  # some run ended, and none with a sandbox error
+        self.sandbox_failed = False
         self._lock = asyncio.Lock()
 
     @property
@@ -195,12 +232,13 @@ class DockerPrepared:
     async def run(self, spec: RunSpec) -> ExecResult:
         if self.compile_result is not None and not self.compile_result.ok:
             return compile_failure(self.compile_result)
+        if self.tainted is not None:  # fail closed: never run on a container that could not be cleaned
+            return ExecResult(status=ExecStatus.SANDBOX_ERROR, message=self.tainted)
         argv = self.language.render(self.language.run, memory_mb=spec.limits.memory_mb) + list(spec.argv)
         python_main = None
         if self.language.name == "python" and self._pool.options.fast_python and self._container.fork_python:
-            # A fork of the warm runner runs the source in place: argv as `python3 main.py args...`.
-            argv = ["python3", self.language.source_name, *spec.argv]
-            python_main = self.language.source_name
+            # A fork of the container's zygote runs the source in place; argv is the fallback if it cannot.
+            python_main = {"script": self.language.source_name, "args": list(spec.argv)}
         async with self._lock:  # one execution at a time per container
             return await asyncio.to_thread(self._execute, argv, spec.stdin, spec.limits, python_main)
 
@@ -210,8 +248,10 @@ class DockerPrepared:
             path: base64.b64encode(text.encode("utf-8", "surrogateescape")).decode()
             for path, text in files.items()
         }
+        # Sealed: every run starts from /work exactly as it is now (after the compile, for compiled languages).
+        write = {"op": "write", "files": encoded, "seal": self.language.compile is None}
         try:
-            self._container.call({"op": "write", "files": encoded}, _REPLY_GRACE_S)
+            self._container.call(write, _REPLY_GRACE_S)
         except SandboxUnavailable:
             self.recycle_reason = "write failed"
             raise
@@ -219,8 +259,13 @@ class DockerPrepared:
             return
         limits = program.compile_limits
         argv = self.language.render(self.language.compile, memory_mb=limits.memory_mb)
-        result = self._execute(argv, "", limits)
-        if result.status not in (ExecStatus.OK, ExecStatus.SANDBOX_ERROR):
+        result, reply = self._execute_reply(argv, "", limits, seal=True)
+        if result.status is ExecStatus.OK and reply.get("wipe_problems"):
+            # The compile left /work unsealable (too large, odd files): no run may start from it.
+            result = result.model_copy(
+                update={"status": ExecStatus.COMPILE_ERROR, "message": "; ".join(reply["wipe_problems"])}
+            )
+        elif result.status not in (ExecStatus.OK, ExecStatus.SANDBOX_ERROR):
             why = {
                 ExecStatus.TIMEOUT: "compilation timed out",
                 ExecStatus.MEMORY_LIMIT: "compiler ran out of memory",
@@ -234,8 +279,19 @@ class DockerPrepared:
         self.compile_result = result
 
     def _execute(
-        self, argv: list[str], stdin: str, limits: Limits, python_main: str | None = None
+        self, argv: list[str], stdin: str, limits: Limits, python_main: dict[str, Any] | None = None
     ) -> ExecResult:
+        return self._execute_reply(argv, stdin, limits, python_main)[0]
+
+    def _execute_reply(
+        self,
+        argv: list[str],
+        stdin: str,
+        limits: Limits,
+        python_main: dict[str, Any] | None = None,
+        *,
+        seal: bool = False,
+    ) -> tuple[ExecResult, dict[str, Any]]:
         container = self._container
         request: dict[str, Any] = {
             "op": "exec",
@@ -244,14 +300,15 @@ class DockerPrepared:
             "env": dict(self.language.env),
             "limits": {
                 "wall_s": limits.wall_time_s,
-                # RLIMIT_CPU counts whole seconds; the classification below compares the exact figure.
+                # RLIMIT_CPU counts whole seconds; the classification compares the exact figure.
                 "cpu_s": max(1, math.ceil(limits.effective_cpu_time_s)),
                 "file_size_bytes": limits.file_size_mb * MiB,
                 "open_files": limits.open_files,
-                # RLIMIT_NPROC counts every task of the uid, and the runner is one of them.
-                "processes": limits.max_processes + 1,
+                # RLIMIT_NPROC counts every task of the uid, and the runner and the zygote are two of them.
+                "processes": limits.max_processes + 2,
                 "output_bytes": limits.output_bytes,
             },
+            "seal": seal,
         }
         if python_main is not None:
             request["python_main"] = python_main
@@ -260,58 +317,54 @@ class DockerPrepared:
             reply = container.call(request, limits.wall_time_s + _REPLY_GRACE_S)
         except SandboxUnavailable as exc:
             self.recycle_reason = str(exc)
-            return ExecResult(status=ExecStatus.SANDBOX_ERROR, message=str(exc))
+            self.ran_cleanly, self.sandbox_failed = False, True
+            return ExecResult(status=ExecStatus.SANDBOX_ERROR, message=str(exc)), {}
         container.runs += 1
         result = to_result(reply, limits)
+        self.ran_cleanly = result.status is not ExecStatus.SANDBOX_ERROR and not self.sandbox_failed
+        self.sandbox_failed = self.sandbox_failed or not self.ran_cleanly
         if result.status in _MISBEHAVED:
             self.recycle_reason = self.recycle_reason or f"a run ended with {result.status.value}"
         elif reply.get("strays"):
             self.recycle_reason = self.recycle_reason or f"a run left {reply['strays']} process(es) behind"
-        elif reply.get("wipe_problems"):
-            self.recycle_reason = self.recycle_reason or "; ".join(reply["wipe_problems"])
-        return result
+        if reply.get("wipe_problems"):
+            problems = "; ".join(reply["wipe_problems"])
+            self.recycle_reason = self.recycle_reason or problems
+            self.tainted = f"the container could not be cleaned after a run: {problems}"
+        return result, reply
 
 
 def to_result(reply: dict[str, Any], limits: Limits) -> ExecResult:
-    """Classify a runner's exec reply (the status rules of ``ExecStatus``)."""
-    if "exec_error" in reply:
-        return ExecResult(
-            status=ExecStatus.SANDBOX_ERROR, message=f"could not start the program: {reply['exec_error']}"
-        )
+    """Turn a runner's exec reply into an ``ExecResult``; ``sandbox.exits.classify`` reads the exit."""
+    stderr = base64.b64decode(reply.get("stderr", "")).decode("utf-8", errors="replace")
     exit_code: int | None = reply.get("exit_code")
     sig: int | None = reply.get("signal")
-    cpu = float(reply["cpu_s"])
+    cpu = float(reply.get("cpu_s", 0.0))
+    peak = float(reply.get("max_rss_kb", 0)) / 1024
     killed_for = reply.get("killed_for")
-    message = ""
-    if killed_for == "wall_time":
-        status, message = ExecStatus.TIMEOUT, f"killed at the wall-time limit ({limits.wall_time_s:g} s)"
-    elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= limits.effective_cpu_time_s * 0.95):
-        # Only RLIMIT_CPU sends SIGXCPU; rusage may read well under the limit when it fires (seen: 0.81 s of 1).
-        status, message = (
-            ExecStatus.TIMEOUT,
-            f"killed at the CPU-time limit ({limits.effective_cpu_time_s:g} s)",
-        )
-    elif killed_for == "output":
-        status, message = ExecStatus.OUTPUT_LIMIT, f"output exceeded {limits.output_bytes} bytes"
-    elif reply.get("oom_kills"):
-        status, message = ExecStatus.MEMORY_LIMIT, f"killed by the OOM killer ({limits.memory_mb} MB limit)"
-    elif exit_code == 0:
-        status = ExecStatus.OK
-    elif sig == signal.SIGXFSZ:
-        status, message = ExecStatus.RUNTIME_ERROR, f"wrote a file over {limits.file_size_mb} MB"
-    else:
-        status = ExecStatus.RUNTIME_ERROR
-        message = f"killed by signal {sig} ({signal.Signals(sig).name})" if sig else f"exit code {exit_code}"
+    facts = ExitFacts(
+        exit_code=exit_code,
+        signal=sig,
+        cpu_time_s=cpu,
+        peak_memory_mb=peak,
+        killed_for=killed_for if killed_for in ("wall_time", "cpu_time", "output") else None,
+        oom_killed=bool(reply.get("oom_kills")),
+        stderr=stderr,
+        start_error=str(reply["exec_error"]) if "exec_error" in reply else None,
+    )
+    status, message = classify(facts, limits)
+    if facts.start_error is not None:
+        return ExecResult(status=status, message=message)
     return ExecResult(
         status=status,
         exit_code=exit_code,
         signal=sig,
         stdout=base64.b64decode(reply["stdout"]).decode("utf-8", errors="replace"),
-        stderr=base64.b64decode(reply["stderr"]).decode("utf-8", errors="replace"),
+        stderr=stderr,
         stdout_truncated=bool(reply["stdout_truncated"]),
         stderr_truncated=bool(reply["stderr_truncated"]),
         wall_time_s=float(reply["wall_s"]),
         cpu_time_s=cpu,
-        peak_memory_mb=float(reply["max_rss_kb"]) / 1024,
+        peak_memory_mb=peak,
         message=message,
     )

@@ -46,7 +46,26 @@ log = logging.getLogger(__name__)
 LABEL = "io.r1-verifier.sandbox"
 OWNER_LABEL = f"{LABEL}.owner"
 POOL_LABEL = f"{LABEL}.pool"  # one process may hold several pools; close() removes its own only
-RUNNER_PROTOCOL = 1
+RUNNER_PROTOCOL = 2
+RUNNER_SECCOMP = "io_uring denied"
+# Docker's own masked paths (20.10 and later) plus what tells a program about the host: the kernel command
+# line, loaded modules, kernel symbols. Setting MaskedPaths replaces Docker's list, so it is repeated here.
+MASKED_PATHS = (
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+    "/proc/cmdline",
+    "/proc/modules",
+    "/proc/kallsyms",
+)
 # Random per-container uids come from this range: far above any uid a host or image assigns.
 _UID_LOW, _UID_HIGH = 1_000_000, 2_000_000_000
 _HELLO_TIMEOUT_S = 30.0
@@ -73,7 +92,10 @@ class DockerOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    image: str = Field("r1-verifier/sandbox:latest", description="Built by scripts/docker-setup.sh.")
+    image: str = Field(
+        "r1-verifier/sandbox:runner-2",
+        description="Built by scripts/docker-setup.sh; the tag names the runner protocol it speaks.",
+    )
     base_url: str | None = Field(
         None,
         description="Docker engine URL (unix:///var/run/docker.sock...); None: DOCKER_HOST or the default.",
@@ -94,10 +116,14 @@ class DockerOptions(BaseModel):
     )
     tmp_tmpfs_mb: int = Field(256, ge=1, description="Size of /tmp.")
     shm_mb: int = Field(64, ge=1, description="Size of /dev/shm.")
+    tmpfs_inodes: int = Field(
+        16384, ge=64, le=1_000_000, description="Files and directories each of /work, /tmp, /dev/shm may hold."
+    )
     memory_headroom_mb: int = Field(
-        32,
+        64,
         ge=0,
-        description="Added to a run's memory limit for the container's cgroup (the runner lives there).",
+        description="Added to a run's memory limit for the container's cgroup (the runner and the zygote "
+        "live there, and the sealed copy of /work).",
     )
     api_timeout_s: float = Field(60.0, gt=0, description="Timeout of one Docker API call.")
     fast_python: bool = Field(
@@ -273,6 +299,16 @@ class ContainerPool:
             self._submit(self._destroy, container)
             self._replenish_soon()
 
+    def recycle_idle(self) -> int:
+        """Destroy every idle container (a failed probe says they may be broken) and warm new ones."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for container in idle:
+            self.recycled += 1
+            self._destroy(container)
+        self._replenish_soon()
+        return len(idle)
+
     def set_memory(self, container: SandboxContainer, memory_mb: int) -> None:
         """Point the container's cgroup memory limit at a run's limit (one API call, ~10 ms; only on change)."""
         if container.memory_mb == memory_mb:
@@ -323,7 +359,9 @@ class ContainerPool:
         uid = _UID_LOW + secrets.randbelow(_UID_HIGH - _UID_LOW)
         memory_mb = Limits().memory_mb
         memory = (memory_mb + options.memory_headroom_mb) * 1024 * 1024
-        scratch = "rw,exec,nosuid,nodev,size={}m,mode=1777"
+        # Files as well as bytes are capped: a run cannot leave more than the runner can remove in a moment.
+        scratch = "rw,{},nosuid,nodev,size={}m,nr_inodes={},mode=1777"
+        inodes = options.tmpfs_inodes
         with self._lock:
             self._creating += 1
         container_id: str | None = None
@@ -333,10 +371,10 @@ class ContainerPool:
                 network_mode="none",
                 read_only=True,
                 tmpfs={
-                    "/work": scratch.format(options.work_tmpfs_mb),
-                    "/tmp": scratch.format(options.tmp_tmpfs_mb),
+                    "/work": scratch.format("exec", options.work_tmpfs_mb, inodes),
+                    "/tmp": scratch.format("exec", options.tmp_tmpfs_mb, inodes),
+                    "/dev/shm": scratch.format("noexec", options.shm_mb, inodes),
                 },
-                shm_size=f"{options.shm_mb}m",
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
                 mem_limit=memory,
@@ -347,6 +385,10 @@ class ContainerPool:
                 auto_remove=True,
                 log_config=LogConfig(type=LogConfig.types.NONE),
             )
+            # Not in docker-py's signature: a private cgroup namespace (/proc/self/cgroup shows "/", not the
+            # container id) and the masked paths (/proc/cmdline reads empty).
+            host_config["CgroupnsMode"] = "private"
+            host_config["MaskedPaths"] = list(MASKED_PATHS)
             # detach=False + stdin_open=True sets StdinOnce: our closing the socket ends the runner.
             container_id = api.create_container(
                 options.image,
@@ -367,6 +409,8 @@ class ContainerPool:
                     f"image {options.image!r} speaks runner protocol {hello.get('protocol')}, "
                     f"expected {RUNNER_PROTOCOL}: rebuild it with scripts/docker-setup.sh"
                 )
+            if hello.get("seccomp") != RUNNER_SECCOMP:
+                raise SandboxUnavailable(f"the sandbox runner could not deny io_uring: {hello.get('seccomp')}")
             container = SandboxContainer(container_id, uid, channel, memory_mb)
             container.toolchain = dict(hello.get("paths", {}))
             container.fork_python = bool(hello.get("fork_python"))

@@ -11,8 +11,9 @@ from __future__ import annotations
 import base64
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sandbox.errors import InvalidRequest
 from sandbox.types import ExecRequest, ExecResponse, ExecResult, ExecStatus, Limits, MiB, Program, RunSpec
 
 # SandboxFusion's language names that differ from ours.
@@ -24,9 +25,9 @@ class RunCodeRequest(BaseModel):
 
     code: str
     language: str = "python"
-    compile_timeout: float = 10.0
-    run_timeout: float = 10.0
-    memory_limit_MB: int = -1
+    compile_timeout: float = Field(10.0, gt=0, le=3600)
+    run_timeout: float = Field(10.0, gt=0, le=3600)
+    memory_limit_MB: int = Field(-1, ge=-1, le=65536, description="-1 or 0: the default (1024 MB).")
     stdin: str | None = None
     files: dict[str, str | None] = Field(default_factory=dict)
     fetch_files: list[str] = Field(default_factory=list)
@@ -50,19 +51,33 @@ class RunCodeResponse(BaseModel):
 
 
 def to_exec_request(request: RunCodeRequest) -> ExecRequest:
+    """Our request for SandboxFusion's; ``InvalidRequest`` names what cannot be run as asked."""
     memory = request.memory_limit_MB if request.memory_limit_MB > 0 else 1024
-    files = {
-        name: base64.b64decode(content).decode("utf-8", errors="replace")
-        for name, content in request.files.items()
-        if content is not None
-    }
+    files = {}
+    for name, content in request.files.items():
+        if content is None:
+            continue
+        try:
+            files[name] = base64.b64decode(content, validate=True).decode("utf-8", errors="replace")
+        except ValueError:  # binascii.Error is one
+            raise InvalidRequest(f"files[{name!r}]: not base64") from None
     language = LANGUAGE_ALIASES.get(request.language.lower(), request.language)
-    run_limits = Limits(wall_time_s=request.run_timeout, memory_mb=memory, output_bytes=8 * MiB)
-    compile_limits = Limits(
-        wall_time_s=request.compile_timeout, memory_mb=max(memory, 2048), max_processes=128
-    )
-    program = Program(language=language, source=request.code, files=files, compile_limits=compile_limits)
-    return ExecRequest(program=program, runs=[RunSpec(stdin=request.stdin or "", limits=run_limits)])
+    try:
+        run_limits = Limits(wall_time_s=request.run_timeout, memory_mb=memory, output_bytes=8 * MiB)
+        compile_limits = Limits(wall_time_s=request.compile_timeout, memory_mb=max(memory, 2048), max_processes=128)
+        program = Program(language=language, source=request.code, files=files, compile_limits=compile_limits)
+        return ExecRequest(program=program, runs=[RunSpec(stdin=request.stdin or "", limits=run_limits)])
+    except ValidationError as exc:
+        raise InvalidRequest(validation_message(exc)) from None
+
+
+def validation_message(exc: ValidationError) -> str:
+    """The first problem of a validation error, as ``where: what``."""
+    errors = exc.errors()
+    if not errors:
+        return "invalid request"
+    where = ".".join(str(part) for part in errors[0].get("loc", ()))
+    return f"{where}: {errors[0].get('msg', '')}" if where else str(errors[0].get("msg", ""))
 
 
 def _command_result(result: ExecResult) -> CommandRunResult:

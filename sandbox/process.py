@@ -19,7 +19,6 @@ import ctypes
 import logging
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import uuid
@@ -31,6 +30,7 @@ from typing import Any, Literal
 
 from sandbox import bwrap
 from sandbox.errors import InvalidRequest, SandboxUnavailable, UnsupportedLanguage
+from sandbox.exits import ExitFacts, KilledFor, classify
 from sandbox.languages import LANGUAGES, Language, get_language
 from sandbox.types import (
     BackendHealth,
@@ -48,13 +48,6 @@ log = logging.getLogger(__name__)
 
 ZYGOTE_SCRIPT = Path(__file__).with_name("_zygote.py")
 SANDBOX_UID = 65534  # nobody: what the sandbox maps to on the host when the service runs as root
-MEMORY_MARKERS = (
-    "MemoryError",
-    "std::bad_alloc",
-    "Cannot allocate memory",
-    "out of memory",
-    "OutOfMemoryError",
-)
 Isolation = Literal["auto", "bwrap", "none"]
 
 
@@ -343,7 +336,7 @@ class ProcessPrepared:
 
 
 def to_result(report: Mapping[str, Any], limits: Limits, *, address_space_limit: bool = True) -> ExecResult:
-    """Classify a zygote report into an ``ExecResult`` (the status rules of ``ExecStatus``)."""
+    """Turn a zygote report into an ``ExecResult``; ``sandbox.exits.classify`` reads the exit."""
     if "sandbox_error" in report:
         return ExecResult(status=ExecStatus.SANDBOX_ERROR, message=str(report["sandbox_error"]))
     stdout = base64.b64decode(report["stdout"]).decode("utf-8", errors="replace")
@@ -352,28 +345,17 @@ def to_result(report: Mapping[str, Any], limits: Limits, *, address_space_limit:
     sig: int | None = report.get("signal")
     cpu = float(report["cpu_time_s"])
     peak = float(report["peak_memory_mb"])
-    verdict = report.get("verdict", "")
-    message = ""
-    if report.get("start_error"):
-        status, message = ExecStatus.SANDBOX_ERROR, f"could not start the program: {report['start_error']}"
-    elif verdict == "timeout":
-        status, message = ExecStatus.TIMEOUT, f"killed at the wall-time limit ({limits.wall_time_s:g} s)"
-    elif sig in (signal.SIGXCPU, signal.SIGKILL) and cpu >= limits.effective_cpu_time_s * 0.95:
-        status, message = (
-            ExecStatus.TIMEOUT,
-            f"killed at the CPU-time limit ({limits.effective_cpu_time_s:g} s)",
-        )
-    elif verdict == "output_limit":
-        status, message = ExecStatus.OUTPUT_LIMIT, f"output exceeded {limits.output_bytes} bytes"
-    elif exit_code == 0:
-        status = ExecStatus.OK
-    elif _looks_out_of_memory(stderr, peak, limits, address_space_limit):
-        status, message = ExecStatus.MEMORY_LIMIT, f"ran out of memory ({limits.memory_mb} MB limit)"
-    elif sig == signal.SIGXFSZ:
-        status, message = ExecStatus.RUNTIME_ERROR, f"wrote a file over {limits.file_size_mb} MB"
-    else:
-        status = ExecStatus.RUNTIME_ERROR
-        message = f"killed by signal {sig} ({signal.Signals(sig).name})" if sig else f"exit code {exit_code}"
+    facts = ExitFacts(
+        exit_code=exit_code,
+        signal=sig,
+        cpu_time_s=cpu,
+        peak_memory_mb=peak,
+        killed_for=_KILLED_FOR.get(str(report.get("verdict", ""))),
+        oom_killed=bool(report.get("oom_killed")),
+        stderr=stderr,
+        start_error=str(report["start_error"]) if report.get("start_error") else None,
+    )
+    status, message = classify(facts, limits)
     return ExecResult(
         status=status,
         exit_code=exit_code,
@@ -389,8 +371,5 @@ def to_result(report: Mapping[str, Any], limits: Limits, *, address_space_limit:
     )
 
 
-def _looks_out_of_memory(stderr: str, peak_mb: float, limits: Limits, address_space_limit: bool) -> bool:
-    # Without a memory cgroup there is no OOM event to read: an allocation that failed under the
-    # address-space limit shows up as the runtime's own out-of-memory message.
-    tail = stderr[-4000:]
-    return any(marker in tail for marker in MEMORY_MARKERS) or peak_mb >= limits.memory_mb * 0.95
+# The zygote's own kill reasons, as the exit classifier names them.
+_KILLED_FOR: dict[str, KilledFor] = {"timeout": "wall_time", "cpu_timeout": "cpu_time", "output_limit": "output"}

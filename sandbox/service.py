@@ -3,18 +3,26 @@
 Routes: ``POST /v1/execute`` (an ``ExecRequest``: one program, compiled once, and its runs),
 ``GET /v1/health`` (the backend's ``BackendHealth``; 503 when down), and SandboxFusion's
 ``POST /run_code`` shape for tools written against SandboxFusion.
+
+Every failure answers with one body, ``{"error": {"type", "message", "details"}}`` (the verifier's shape):
+a request that cannot be run as asked (unsafe or conflicting file names, sizes, limits, an unknown
+language) is 422 on every route; an infrastructure failure is 503, except on ``/run_code``, where
+SandboxFusion's own ``"status": "SandboxError"`` answer says it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
-from sandbox.errors import InvalidRequest, SandboxUnavailable
+from sandbox.errors import InvalidRequest, SandboxUnavailable, UnsupportedLanguage
 from sandbox.fusion import (
     RunCodeRequest,
     RunCodeResponse,
@@ -23,6 +31,13 @@ from sandbox.fusion import (
     to_run_code_response,
 )
 from sandbox.types import Backend, BackendHealth, ExecRequest, ExecResponse, execute
+
+log = logging.getLogger(__name__)
+
+
+def error_response(status: int, type_: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
+    """The one error body of the service."""
+    return JSONResponse({"error": {"type": type_, "message": message, "details": details or {}}}, status_code=status)
 
 
 def get_backend(request: Request) -> Backend:
@@ -52,13 +67,33 @@ def create_app(make_backend: Callable[[], Backend]) -> FastAPI:
     async def unavailable(request: Request, exc: SandboxUnavailable) -> JSONResponse:
         if request.url.path == "/run_code":
             return JSONResponse(sandbox_error(str(exc)), status_code=200)
-        return JSONResponse({"type": "sandbox_unavailable", "message": str(exc)}, status_code=503)
+        return error_response(503, "sandbox_unavailable", str(exc))
 
     @app.exception_handler(InvalidRequest)
     async def invalid(request: Request, exc: InvalidRequest) -> JSONResponse:
-        if request.url.path == "/run_code":
-            return JSONResponse(sandbox_error(str(exc)), status_code=200)
-        return JSONResponse({"type": "invalid_request", "message": str(exc)}, status_code=422)
+        if isinstance(exc, UnsupportedLanguage):
+            details = {"language": exc.language, "reason": exc.reason}
+            return error_response(422, "unsupported_language", str(exc), details)
+        return error_response(422, "invalid_request", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in exc.errors()
+        ]
+        where = ".".join(str(part) for part in errors[0]["loc"]) if errors else ""
+        message = f"{where}: {errors[0]['msg']}" if errors else "invalid request"
+        return error_response(422, "invalid_request", message, {"errors": errors})
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return error_response(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return error_response(500, "internal_error", "internal error; the server log has the traceback")
 
     @app.post("/v1/execute")
     async def execute_program(body: ExecRequest, backend: BackendDep) -> ExecResponse:

@@ -16,7 +16,10 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sandbox.errors import UnsupportedLanguage
+from sandbox.languages import get_language
 
 MiB = 1024 * 1024
 
@@ -68,11 +71,46 @@ COMPILE_LIMITS = Limits(wall_time_s=30.0, memory_mb=2048, max_processes=128, fil
 """Default limits of a compile step: compilers need more memory and time than a test run."""
 
 
+MAX_PROGRAM_BYTES = 16 * MiB
+"""Source and extra files of one program together, encoded as UTF-8."""
+MAX_FILES = 256
+MAX_PATH_BYTES = 1024
+MAX_NAME_BYTES = 255
+MAX_STDIN_BYTES = 64 * MiB
+MAX_ARGS = 1024
+MAX_REQUEST_STDIN_BYTES = 256 * MiB
+"""Every run's stdin of one ``ExecRequest`` together."""
+
+
+def _encoded_size(text: str, what: str) -> int:
+    """Bytes ``text`` takes on the wire; lone surrogates other than surrogate-escaped bytes cannot be written."""
+    try:
+        return len(text.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} is not valid text (a lone surrogate)") from None
+
+
+def check_file_name(path: str) -> None:
+    """A plain relative path: no empty, ``.`` or ``..`` part, no control character, sane lengths."""
+    parts = path.split("/")
+    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"file names must be plain relative paths: {path!r}")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+        raise ValueError(f"file names must not contain NUL or control characters: {path!r}")
+    try:
+        encoded = path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"file names must be valid UTF-8: {path!r}") from None
+    if len(encoded) > MAX_PATH_BYTES or any(len(p.encode()) > MAX_NAME_BYTES for p in parts):
+        raise ValueError(f"file name too long: {path[:80]!r}...")
+
+
 class Program(BaseModel):
     """A program to prepare once and run many times.
 
     ``source`` is the main file, written under the language's conventional name (``main.py``,
-    ``main.cpp``, ``Main.java``...). ``files`` are extra files (relative paths) written next to it.
+    ``main.cpp``, ``Main.java``...). ``files`` are extra files (relative paths) written next to it; none may
+    take the main file's name or the compiled program's, nor be both a file and a directory.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -85,11 +123,36 @@ class Program(BaseModel):
     @field_validator("files")
     @classmethod
     def _relative_paths(cls, files: dict[str, str]) -> dict[str, str]:
+        if len(files) > MAX_FILES:
+            raise ValueError(f"at most {MAX_FILES} extra files")
+        for path in files:
+            check_file_name(path)
+        names = set(files)
         for path in files:
             parts = path.split("/")
-            if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\0" in path:
-                raise ValueError(f"file names must be plain relative paths: {path!r}")
+            for depth in range(1, len(parts)):
+                if "/".join(parts[:depth]) in names:
+                    raise ValueError(f"{'/'.join(parts[:depth])!r} is both a file and a directory")
         return files
+
+    @model_validator(mode="after")
+    def _fits_and_does_not_shadow(self) -> Program:
+        total = _encoded_size(self.source, "source")
+        for path, content in self.files.items():
+            total += _encoded_size(content, f"file {path!r}")
+        if total > MAX_PROGRAM_BYTES:
+            raise ValueError(f"source and files exceed {MAX_PROGRAM_BYTES // MiB} MiB")
+        try:
+            language = get_language(self.language)
+        except UnsupportedLanguage:
+            return self  # the backend says so, naming what it can run
+        reserved = {language.source_name}
+        if language.compile is not None and "-o" in language.compile:
+            reserved.add(language.compile[language.compile.index("-o") + 1])
+        taken = sorted(reserved & {path.split("/")[0] for path in self.files})
+        if taken:
+            raise ValueError(f"files must not replace {', '.join(taken)}: the program's own file for {language.name}")
+        return self
 
 
 class RunSpec(BaseModel):
@@ -98,8 +161,26 @@ class RunSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     stdin: str = ""
-    argv: list[str] = Field(default_factory=list, description="Arguments after the program itself.")
+    argv: list[str] = Field(
+        default_factory=list, max_length=MAX_ARGS, description="Arguments after the program itself."
+    )
     limits: Limits = Limits()
+
+    @field_validator("stdin")
+    @classmethod
+    def _stdin_fits(cls, stdin: str) -> str:
+        if _encoded_size(stdin, "stdin") > MAX_STDIN_BYTES:
+            raise ValueError(f"stdin exceeds {MAX_STDIN_BYTES // MiB} MiB")
+        return stdin
+
+    @field_validator("argv")
+    @classmethod
+    def _plain_arguments(cls, argv: list[str]) -> list[str]:
+        for arg in argv:
+            if "\0" in arg:
+                raise ValueError("arguments must not contain NUL")
+            _encoded_size(arg, "an argument")
+        return argv
 
 
 class ExecRequest(BaseModel):
@@ -114,6 +195,13 @@ class ExecRequest(BaseModel):
     program: Program
     runs: list[RunSpec] = Field(default_factory=lambda: [RunSpec()], min_length=1, max_length=10_000)
     stop_on_failure: bool = False
+
+    @field_validator("runs")
+    @classmethod
+    def _stdin_total_fits(cls, runs: list[RunSpec]) -> list[RunSpec]:
+        if sum(len(run.stdin) for run in runs) > MAX_REQUEST_STDIN_BYTES:
+            raise ValueError(f"the runs' stdin together exceed {MAX_REQUEST_STDIN_BYTES // MiB} MiB")
+        return runs
 
 
 class ExecResult(BaseModel):

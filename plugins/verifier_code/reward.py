@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sandbox.errors import SandboxUnavailable, UnsupportedLanguage
+from sandbox.errors import InvalidRequest, SandboxUnavailable, UnsupportedLanguage
 from sandbox.languages import Language, get_language
 from sandbox.types import (
     BackendHealth,
@@ -157,6 +157,8 @@ class CodeReward:
             return Score(None, {}, f"sandbox unavailable: {exc}")
         except UnsupportedLanguage as exc:
             return Score(None, {}, str(exc))
+        except (InvalidRequest, ValidationError) as exc:  # the sandbox cannot run this item as asked
+            return Score(None, {}, f"invalid sandbox request: {exc}")
         sandbox_failure = next((o for o in outcomes if o.status == ExecStatus.SANDBOX_ERROR), None)
         if sandbox_failure is not None:
             return Score(None, {}, f"sandbox error: {sandbox_failure.error}")

@@ -6,15 +6,31 @@ capability dropped. Two kernel rules keep a hostile program from killing or hija
   inside the container never reach it;
 - it marks itself non-dumpable, so processes of the same uid cannot ptrace it or open /proc/1/fd or mem.
 
-Wire protocol (version 1), on the attached stdin/stdout: every message is a 4-byte big-endian length then
+Before anything else it stacks a seccomp filter over Docker's default profile that denies io_uring
+(``io_uring_setup``/``enter``/``register``: EPERM), inherited by every process of the container.
+
+Nothing of one run reaches another:
+- Python runs are forks of the *zygote*, a second interpreter exec'd fresh by the runner that imports the
+  common modules and never reads a request, a stdin or an output (it only receives the run's pipes over a
+  socket and forks; the run reads its own request). The runner's heap, which does hold earlier requests and
+  outputs, is never forked into user code: other runs are forked by it and exec at once.
+- after every run: every process but the zygote is killed, /tmp, /dev/shm and /dev/mqueue are emptied, SysV
+  shared memory, semaphores and message queues are removed, and /work is put back exactly as it was sealed
+  after the write (and compile): a run cannot change what the next run of the program starts from;
+- at ``reset`` (between leases) /work is emptied too. The root is read-only: these are the only writable
+  places of the container.
+
+Wire protocol (version 2), on the attached stdin/stdout: every message is a 4-byte big-endian length then
 that many bytes of UTF-8 JSON. Byte strings travel base64-encoded. One request at a time, one reply each:
 
-    {"op": "hello", "which": [names]}            -> {"ok": true, "protocol": 1, "uid": ..., "paths": {name: path}}
-    {"op": "write", "files": {path: b64}}        -> {"ok": true}           (paths relative to /work)
-    {"op": "exec", "argv": [...], "stdin": b64, "env": {...}, "limits": {...}, "python_main": path?}
-                                                 -> {"ok": true, "exit_code"|"signal", "stdout": b64, ...}
-       (with "python_main", argv being [python3, path, args...]: a fork of the warm runner runs the script
-        in place instead of exec'ing a fresh interpreter; "hello" says "fork_python": true when supported)
+    {"op": "hello", "which": [names]}            -> {"ok": true, "protocol": 2, "uid": ..., "paths": {name: path},
+                                                     "seccomp": "io_uring denied", "fork_python": bool}
+    {"op": "write", "files": {path: b64}, "seal": bool}
+                                                 -> {"ok": true}           (paths relative to /work)
+    {"op": "exec", "argv": [...], "stdin": b64, "env": {...}, "limits": {...}, "python_main": {...}?,
+     "seal": bool}                               -> {"ok": true, "exit_code"|"signal", "stdout": b64, ...}
+       (with "python_main" {"script": path, "args": [...]}: a fork of the zygote runs the script in place
+        instead of exec'ing argv, a fresh interpreter; "seal": snapshot /work after this exec, the compile)
                                                     or {"ok": true, "exec_error": "..."} if argv[0] is missing
     {"op": "reset"}                              -> {"ok": true, "clean": bool, "problems": [...]}
 
@@ -37,19 +53,37 @@ import runpy
 import selectors
 import shutil
 import signal
+import socket
 import stat
 import struct
 import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
-PROTOCOL = 1
+PROTOCOL = 2
 WORK_DIR = "/work"
-SCRATCH_DIRS = ("/work", "/tmp", "/dev/shm")
-RUN_SCRATCH_DIRS = ("/tmp", "/dev/shm")
+SCRATCH_DIRS = ("/work", "/tmp", "/dev/shm", "/dev/mqueue")
+RUN_SCRATCH_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")
+SYSV_IPC = ("/proc/sysvipc/shm", "/proc/sysvipc/sem", "/proc/sysvipc/msg")
+IPC_RMID = 0
 PR_SET_DUMPABLE = 4
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+# io_uring_setup, io_uring_enter, io_uring_register: the same numbers on every architecture Docker runs.
+IO_URING_SYSCALLS = (425, 427)
+SECCOMP_RET_ALLOW = 0x7FFF0000
+SECCOMP_RET_ERRNO_EPERM = 0x00050000 | 1
+X32_SYSCALL_BIT = 0x40000000
+SEAL_MAX_BYTES = 64 * 1024 * 1024
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+ZYGOTE_FD = 3
+CLONE_PARENT = 0x00008000
+CLONE_SYSCALL = {"x86_64": 56, "aarch64": 220}
+ZYGOTE_TIMEOUT_S = 10.0
 KILL_GRACE_S = 0.5
 READ_CHUNK = 65536
 # cgroup v1 reports OOM kills in memory.oom_control, cgroup v2 in memory.events; docker mounts the
@@ -124,8 +158,9 @@ def oom_kill_count() -> int | None:
     return None
 
 
-def other_pids() -> list[int]:
-    return [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) != os.getpid()]
+def other_pids(spare: tuple[int, ...] = ()) -> list[int]:
+    me = os.getpid()
+    return [pid for pid in (int(n) for n in os.listdir("/proc") if n.isdigit()) if pid != me and pid not in spare]
 
 
 def reap_all() -> None:
@@ -136,24 +171,186 @@ def reap_all() -> None:
             return
         if pid == 0:
             return
+        if pid == ZYGOTE.pid:  # a run killed it: forget its pid at once, it may be reused
+            ZYGOTE.forget()
 
 
 def kill_everything_else() -> int:
-    """SIGKILL every other process of the container; returns how many there were.
+    """SIGKILL every process of the container but the runner and the zygote; returns how many there were.
 
-    As PID 1, kill(-1) reaches every process of the namespace but the runner itself. Repeat until /proc is
-    empty so that a fork bomb racing the first kill cannot survive it.
+    Repeat until /proc holds no other process, so that a fork bomb racing the kills cannot survive them
+    (RLIMIT_NPROC and the container's pids limit bound how many it can make meanwhile).
     """
-    seen = len(other_pids())
+    spare = ZYGOTE.spare()
+    seen = len(other_pids(spare))
     deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline:
         reap_all()
-        if not other_pids():
+        pids = other_pids(ZYGOTE.spare())
+        if not pids:
             return seen
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(-1, signal.SIGKILL)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         time.sleep(0.001)
     return seen
+
+
+def install_seccomp() -> str:
+    """Deny io_uring to this process and everything it starts; Docker's default profile stays in force below.
+
+    A classic BPF program: load the syscall number, clear the x32 bit, return EPERM for 425..427.
+    """
+    first, last = IO_URING_SYSCALLS
+    program = [
+        (0x20, 0, 0, 0),  # ld  [0]            seccomp_data.nr
+        (0x54, 0, 0, 0xFFFFFFFF & ~X32_SYSCALL_BIT),  # and #~x32
+        (0x35, 0, 2, first),  # jge first, next, allow
+        (0x25, 1, 0, last),  # jgt last, allow, next
+        (0x06, 0, 0, SECCOMP_RET_ERRNO_EPERM),  # ret EPERM
+        (0x06, 0, 0, SECCOMP_RET_ALLOW),  # ret ALLOW
+    ]
+
+    class SockFilter(ctypes.Structure):
+        _fields_ = (("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint))
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter)))
+
+    filters = (SockFilter * len(program))(*(SockFilter(*insn) for insn in program))
+    fprog = SockFprog(len(program), filters)
+    if LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    if LIBC.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP)")
+    return "io_uring denied"
+
+
+class ZygoteHandle:
+    """The runner's end of the zygote: a fresh interpreter that forks Python runs and reads no user data."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.sock: socket.socket | None = None
+        self.failure = ""
+
+    def spare(self) -> tuple[int, ...]:
+        return (self.pid,) if self.pid is not None else ()
+
+    def start(self) -> bool:
+        self.stop()
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:  # exec at once: nothing of the runner's heap survives into the zygote
+            try:
+                handed = os.dup(child.fileno())
+                os.dup2(handed, ZYGOTE_FD)
+                null = os.open("/dev/null", os.O_RDWR)
+                os.dup2(null, 0)
+                os.dup2(null, 1)
+                os.closerange(ZYGOTE_FD + 1, 1 << 16)
+                os.execv(sys.executable, [sys.executable, "-I", "-u", os.path.abspath(__file__), "zygote"])
+            finally:
+                os._exit(127)
+        child.close()
+        self.pid, self.sock = pid, parent
+        try:
+            parent.settimeout(30.0)
+            if parent.recv(1) != b"R":
+                raise OSError("the zygote did not start")
+        except OSError as exc:
+            self.failure = str(exc)
+            self.stop()
+            return False
+        return True
+
+    def forget(self) -> None:
+        self.pid = None
+        self.stop()
+
+    def stop(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        if self.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.pid = None
+
+    def healthy(self) -> bool:
+        """Alive and not stopped (a run may have signalled it: same uid); else it is replaced. Read from /proc
+        rather than asked, so that a check costs no wake-up of the zygote."""
+        if self.pid is None or self.sock is None:
+            return False
+        try:
+            with open(f"/proc/{self.pid}/stat") as f:
+                state = f.read().rpartition(")")[2].split()[0]
+        except (OSError, IndexError):
+            return False
+        return state in ("S", "R")
+
+    def ensure(self) -> None:
+        if not self.healthy():
+            self.start()
+
+    def fork(self, child_fds: list[int], request: dict[str, Any]) -> int | None:
+        """A run forked from the zygote as the runner's own child (so it can wait4 it); None on failure."""
+        if self.sock is None:
+            return None
+        req_r, req_w = os.pipe()
+        try:
+            socket.send_fds(self.sock, [b"F"], [*child_fds, req_r])
+            os.close(req_r)
+            req_r = -1
+            view = memoryview(json.dumps(request).encode())
+            while view:
+                view = view[os.write(req_w, view) :]
+            os.close(req_w)
+            req_w = -1
+            self.sock.settimeout(ZYGOTE_TIMEOUT_S)
+            reply = b""
+            while not reply.endswith(b"\n"):
+                chunk = self.sock.recv(32)
+                if not chunk:
+                    raise OSError("the zygote exited")
+                reply += chunk
+            if not reply.startswith(b"K"):
+                raise OSError(f"the zygote did not fork: {reply!r}")
+            return int(reply[1:])
+        except (OSError, ValueError) as exc:
+            self.failure = f"zygote fork failed: {exc}"
+            self.stop()
+            return None
+        finally:
+            for fd in (req_r, req_w):
+                if fd >= 0:
+                    os.close(fd)
+
+
+def fork_as_sibling() -> int:
+    """``fork`` with CLONE_PARENT: the child is the runner's, not the zygote's, and the zygote waits for
+    nothing. Python's own before/after-fork steps run around the raw clone, as ``os.fork`` runs them."""
+    number = CLONE_SYSCALL.get(os.uname().machine)
+    if number is None:
+        raise OSError("no raw clone on this architecture")
+    python = ctypes.pythonapi
+    python.PyOS_BeforeFork()
+    pid = int(RAW_SYSCALL(number, CLONE_PARENT | signal.SIGCHLD, 0, 0, 0, 0))
+    if pid == 0:
+        python.PyOS_AfterFork_Child()
+    else:
+        python.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise OSError(ctypes.get_errno(), "clone(CLONE_PARENT)")
+    return pid
+
+
+ZYGOTE = ZygoteHandle()
+LIBC = ctypes.CDLL(None, use_errno=True)
+RAW_SYSCALL = ctypes.PyDLL(None, use_errno=True).syscall  # PyDLL: the GIL stays held across the clone
+RAW_SYSCALL.restype = ctypes.c_long
 
 
 def child_setup(limits: dict[str, Any]) -> None:
@@ -190,12 +387,12 @@ def resolve(command: str, cwd: str, path: str) -> str | None:
 def run_python_in_place(script: str, args: list[str], env: dict[str, str], cwd: str) -> None:
     """In a forked child: run ``script`` as ``python3 -E -s -B script args...`` would, then exit.
 
-    The runner has already imported the interpreter's start-up and the modules programs commonly use
+    The zygote has already imported the interpreter's start-up and the modules programs commonly use
     (``PRELOAD``), so a forked run skips ~40 ms of interpreter start and ~100 ms of imports. Each run is a
-    fresh fork of a runner that never ran user code, so runs see nothing of each other.
+    fresh fork of a zygote that never ran user code nor read a request, so runs see nothing of each other.
     """
-    # The runner is non-dumpable; a run may read its own /proc files as a fresh interpreter could.
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+    # The zygote is non-dumpable; a run may read its own /proc files as a fresh interpreter could.
+    LIBC.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
     os.environ.clear()
     os.environ.update(env)
     sys.argv = [script, *args]
@@ -235,7 +432,7 @@ def exit_code(exc: SystemExit) -> int:
 
 
 def warm_up() -> None:
-    """Import once, in the runner, what forked Python runs would otherwise import each time."""
+    """Import once, in the zygote, what forked Python runs would otherwise import each time."""
     for name in PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
@@ -267,24 +464,27 @@ def run_program(request: dict[str, Any]) -> dict[str, Any]:
     err_r, err_w = os.pipe()
     oom_before = oom_kill_count()
     started = time.monotonic()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        try:
-            os.dup2(stdin_r, 0)
-            os.dup2(out_w, 1)
-            os.dup2(err_w, 2)
-            os.closerange(3, 1 << 16)
-            os.chdir(cwd)
-            child_setup(limits)
-            python_main = request.get("python_main")
-            if python_main is not None:
-                run_python_in_place(python_main, argv[2:], env, cwd)
-            os.execve(executable, argv, env)
-        except BaseException as exc:  # exec failed: tell the host on stderr, exit like a shell would
+    python_main = request.get("python_main")
+    pid = None
+    if python_main is not None:
+        child = {"cwd": cwd, "limits": limits, "env": env, **python_main}
+        pid = ZYGOTE.fork([stdin_r, out_w, err_w], child)
+    if pid is None:
+        pid = os.fork()
+        if pid == 0:  # the child: never returns; it runs no code of the runner's past requests but execs
             try:
-                os.write(2, f"sandbox runner: cannot execute {argv[0]}: {exc}\n".encode())
-            finally:
-                os._exit(127)
+                os.dup2(stdin_r, 0)
+                os.dup2(out_w, 1)
+                os.dup2(err_w, 2)
+                os.closerange(3, 1 << 16)
+                os.chdir(cwd)
+                child_setup(limits)
+                os.execve(executable, argv, env)
+            except BaseException as exc:  # exec failed: tell the host on stderr, exit like a shell would
+                try:
+                    os.write(2, f"sandbox runner: cannot execute {argv[0]}: {exc}\n".encode())
+                finally:
+                    os._exit(127)
     for fd in (stdin_r, out_w, err_w):
         os.close(fd)
 
@@ -357,8 +557,10 @@ def run_program(request: dict[str, Any]) -> dict[str, Any]:
     if pending_stdin:
         os.close(stdin_w)
     oom_after = oom_kill_count()
-    # Each run starts with an empty /tmp and /dev/shm, as on the process backend; /work keeps the program.
-    wipe_problems = wipe(RUN_SCRATCH_DIRS)
+    # The next run starts from the sealed program and nothing else (see the module docstring).
+    wipe_problems = clean_after_run()
+    if request.get("seal"):
+        wipe_problems += SEAL.seal()
 
     reply: dict[str, Any] = {
         "ok": True,
@@ -389,15 +591,163 @@ def write_files(request: dict[str, Any]) -> dict[str, Any]:
             f.write(base64.b64decode(content))
         if request.get("executable"):
             os.chmod(path, 0o755)
+    problems = SEAL.seal() if request.get("seal") else []
+    if problems:
+        return {"ok": False, "error": "; ".join(problems)}
     return {"ok": True}
 
 
-def make_removable(path: str) -> None:
-    """A program may have made its files read-only; same uid, so give write permission back first."""
-    for root, dirs, _ in os.walk(path):
-        for name in dirs:
-            with contextlib.suppress(OSError):
-                os.chmod(os.path.join(root, name), stat.S_IRWXU)
+class WorkSeal:
+    """/work as it was after the write (and compile), put back after each run that changed anything.
+
+    A change shows in the fingerprint: every entry's inode, mode, size, mtime and ctime (which no program can
+    set back), and the set of entries itself.
+    """
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, str, int, bytes]] | None = None
+        self.fingerprint: dict[str, tuple[int, ...]] = {}
+
+    def seal(self) -> list[str]:
+        try:
+            return self._seal()
+        except Exception as exc:  # e.g. a compile that left something unreadable: no run may start from it
+            self.clear()
+            return [f"cannot seal /work: {type(exc).__name__}: {exc}"]
+
+    def _seal(self) -> list[str]:
+        entries: list[tuple[str, str, int, bytes]] = []
+        total = 0
+        for root, dirs, files in os.walk(WORK_DIR):
+            dirs.sort()
+            for name in sorted(dirs) + sorted(files):
+                path = os.path.join(root, name)
+                info = os.lstat(path)
+                relative = os.path.relpath(path, WORK_DIR)
+                if stat.S_ISLNK(info.st_mode):
+                    entries.append((relative, "l", 0, os.readlink(path).encode("utf-8", "surrogateescape")))
+                elif stat.S_ISDIR(info.st_mode):
+                    entries.append((relative, "d", stat.S_IMODE(info.st_mode), b""))
+                elif stat.S_ISREG(info.st_mode):
+                    with open(path, "rb") as f:
+                        data = f.read()
+                    total += len(data)
+                    entries.append((relative, "f", stat.S_IMODE(info.st_mode), data))
+                else:
+                    return [f"cannot seal {path}: not a file, directory or link"]
+                if total > SEAL_MAX_BYTES:
+                    return [f"the program's files exceed {SEAL_MAX_BYTES >> 20} MB"]
+        self.entries = entries
+        self.fingerprint = work_fingerprint()
+        return []
+
+    def clear(self) -> None:
+        self.entries, self.fingerprint = None, {}
+
+    def restore(self) -> list[str]:
+        if self.entries is None or not work_changed(self.fingerprint):
+            return []
+        problems = wipe((WORK_DIR,))
+        if problems:
+            return problems
+        for relative, kind, mode, data in self.entries:
+            path = os.path.join(WORK_DIR, relative)
+            if kind == "d":
+                os.mkdir(path, mode)
+            elif kind == "l":
+                os.symlink(data.decode("utf-8", "surrogateescape"), path)
+            else:
+                with open(path, "wb") as f:
+                    f.write(data)
+                os.chmod(path, mode)
+        for relative, kind, mode, _ in self.entries:  # directories last: one may be read-only
+            if kind == "d":
+                os.chmod(os.path.join(WORK_DIR, relative), mode)
+        self.fingerprint = work_fingerprint()
+        return []
+
+
+def fingerprint_of(info: os.stat_result) -> tuple[int, ...]:
+    return (info.st_ino, info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_nlink)
+
+
+def work_fingerprint() -> dict[str, tuple[int, ...]]:
+    """Every entry of /work (the sealed program: shallow, a few files) and its fingerprint."""
+    found = {".": fingerprint_of(os.lstat(WORK_DIR))}
+    for root, dirs, files in os.walk(WORK_DIR):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            found[os.path.relpath(path, WORK_DIR)] = fingerprint_of(os.lstat(path))
+    return found
+
+
+def work_changed(sealed: dict[str, tuple[int, ...]]) -> bool:
+    """Whether /work differs from ``sealed``. Stops at the first difference, so it never walks into what a
+    run added (however deep), only through the sealed entries."""
+    if fingerprint_of(os.lstat(WORK_DIR)) != sealed.get("."):
+        return True
+    seen = 1
+    stack: list[tuple[str, int]] = [("", os.open(WORK_DIR, DIR_FLAGS))]
+    try:
+        while stack:
+            prefix, fd = stack.pop()
+            try:
+                with os.scandir(fd) as entries:
+                    listed = [(entry.name, entry.stat(follow_symlinks=False)) for entry in entries]
+                for name, info in listed:
+                    relative = prefix + name
+                    if sealed.get(relative) != fingerprint_of(info):
+                        return True
+                    seen += 1
+                    if stat.S_ISDIR(info.st_mode):
+                        stack.append((relative + "/", os.open(name, DIR_FLAGS, dir_fd=fd)))
+            finally:
+                os.close(fd)
+    finally:
+        for _, fd in stack:
+            os.close(fd)
+    return seen != len(sealed)
+
+
+SEAL = WorkSeal()
+
+
+def remove_sysv_ipc() -> list[str]:
+    """Remove every SysV shared-memory segment, semaphore set and message queue of the container's IPC
+    namespace (their creator is this uid, so IPC_RMID is allowed); POSIX ones live in /dev/shm, /dev/mqueue."""
+    problems = []
+    removers: dict[str, Callable[[int], int]] = {
+        "/proc/sysvipc/shm": lambda ident: LIBC.shmctl(ident, IPC_RMID, None),
+        "/proc/sysvipc/sem": lambda ident: LIBC.semctl(ident, 0, IPC_RMID),
+        "/proc/sysvipc/msg": lambda ident: LIBC.msgctl(ident, IPC_RMID, None),
+    }
+    for path, remove in removers.items():
+        for ident in sysv_ids(path):
+            if remove(ident) != 0:
+                problems.append(f"cannot remove SysV IPC object {ident} ({path}): errno {ctypes.get_errno()}")
+        if sysv_ids(path):
+            problems.append(f"{path} is not empty after cleaning")
+    return problems
+
+
+def sysv_ids(path: str) -> list[int]:
+    try:
+        with open(path) as f:
+            rows = f.read().splitlines()[1:]
+    except OSError:
+        return []
+    return [int(row.split()[1]) for row in rows if row.strip()]
+
+
+def clean_after_run() -> list[str]:
+    problems = wipe(RUN_SCRATCH_DIRS)
+    try:
+        problems += remove_sysv_ipc()
+        problems += SEAL.restore()
+    except Exception as exc:  # a problem (the container is recycled), never a crash of the runner
+        problems.append(f"cannot clean after the run: {type(exc).__name__}: {exc}")
+    ZYGOTE.ensure()
+    return problems
 
 
 def reset() -> dict[str, Any]:
@@ -405,7 +755,13 @@ def reset() -> dict[str, Any]:
     strays = kill_everything_else()
     if strays:
         problems.append(f"{strays} process(es) were still running")
+    SEAL.clear()
     problems += wipe(SCRATCH_DIRS)
+    try:
+        problems += remove_sysv_ipc()
+    except Exception as exc:
+        problems.append(f"cannot remove SysV IPC objects: {type(exc).__name__}: {exc}")
+    ZYGOTE.ensure()
     return {"ok": True, "clean": not problems, "problems": problems}
 
 
@@ -414,27 +770,41 @@ def wipe(directories: tuple[str, ...]) -> list[str]:
     problems = []
     for directory in directories:
         try:
-            names = os.listdir(directory)
-        except OSError as exc:
-            problems.append(f"cannot list {directory}: {exc}")
-            continue
-        for name in names:
-            path = os.path.join(directory, name)
-            try:
-                if os.path.isdir(path) and not os.path.islink(path):
-                    os.chmod(path, stat.S_IRWXU)
-                    make_removable(path)
-                    shutil.rmtree(path)
-                else:
-                    os.unlink(path)
-            except OSError as exc:
-                problems.append(f"cannot remove {path}: {exc}")
-        try:
+            remove_contents(directory)
             if os.listdir(directory):
                 problems.append(f"{directory} is not empty after cleaning")
-        except OSError:
-            pass
+        except Exception as exc:  # whatever a run left, the answer is a problem (recycle), never a crash
+            problems.append(f"cannot empty {directory}: {type(exc).__name__}: {exc}")
     return problems
+
+
+def remove_contents(path: str) -> None:
+    """Empty a directory however deep or locked a run made it: no recursion, no long paths (every step is
+    relative to an open directory), write permission given back first (same uid)."""
+    root = os.open(path, DIR_FLAGS)
+    stack: list[tuple[int, list[str]]] = [(root, clear_files(root))]
+    while stack:
+        fd, subdirs = stack[-1]
+        if subdirs:
+            os.chmod(subdirs[-1], stat.S_IRWXU, dir_fd=fd)
+            child = os.open(subdirs[-1], DIR_FLAGS, dir_fd=fd)
+            stack.append((child, clear_files(child)))
+            continue
+        stack.pop()
+        os.close(fd)
+        if stack:
+            parent, siblings = stack[-1]
+            os.rmdir(siblings.pop(), dir_fd=parent)
+
+
+def clear_files(fd: int) -> list[str]:
+    """Unlink every entry of the open directory ``fd`` but its subdirectories; their names."""
+    with os.scandir(fd) as entries:
+        listed = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+    for name, is_dir in listed:
+        if not is_dir:
+            os.unlink(name, dir_fd=fd)
+    return [name for name, is_dir in listed if is_dir]
 
 
 def handle(request: dict[str, Any]) -> dict[str, Any]:
@@ -446,7 +816,9 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
             "protocol": PROTOCOL,
             "uid": os.getuid(),
             "oom_counter": oom_kill_count() is not None,
-            "fork_python": True,
+            "fork_python": ZYGOTE.healthy(),
+            "zygote_failure": ZYGOTE.failure,
+            "seccomp": SECCOMP,
             "paths": paths,
         }
     if op == "write":
@@ -458,15 +830,81 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
     return {"ok": False, "error": f"unknown op {op!r}"}
 
 
-def main() -> None:
-    # Not dumpable: same-uid processes can neither ptrace the runner nor open its /proc files.
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    sys.dont_write_bytecode = True  # as -B: a run's /work must not gain __pycache__
+def zygote_main() -> None:
+    """The zygote: warm, then fork a run for each set of pipes the runner hands over. It reads no data."""
+    LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    sys.dont_write_bytecode = True
     warm_up()
+    sock = socket.socket(fileno=ZYGOTE_FD)
+    sock.sendall(b"R")
+    while True:
+        message, fds, _, _ = socket.recv_fds(sock, 1, 8)
+        if not message:
+            os._exit(0)
+        if message != b"F" or len(fds) != 4:
+            for fd in fds:
+                os.close(fd)
+            sock.sendall(b"E\n")
+            continue
+        failure = ""
+        try:
+            pid = fork_as_sibling()
+        except OSError as exc:
+            pid, failure = -1, str(exc)
+        if pid == 0:
+            start_forked_run(*fds)
+        for fd in fds:
+            os.close(fd)
+        sock.sendall(b"K%d\n" % pid if pid > 0 else f"E {failure}\n".encode())
+
+
+def start_forked_run(stdin_r: int, out_w: int, err_w: int, req_r: int) -> None:
+    """In the run forked from the zygote: read its own request, become the program. Never returns."""
+    try:
+        os.close(ZYGOTE_FD)
+        chunks = []
+        while True:
+            chunk = os.read(req_r, READ_CHUNK)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        request = json.loads(b"".join(chunks))
+        os.dup2(stdin_r, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.closerange(3, 1 << 16)
+        os.chdir(request["cwd"])
+        child_setup(request["limits"])
+        run_python_in_place(request["script"], list(request["args"]), request["env"], request["cwd"])
+    except BaseException as exc:
+        try:
+            os.write(err_w, f"sandbox runner: cannot start the Python run: {exc}\n".encode())
+        finally:
+            os._exit(127)
+    os._exit(127)
+
+
+SECCOMP = ""
+
+
+def main() -> None:
+    global SECCOMP
+    if sys.argv[1:] == ["zygote"]:
+        zygote_main()
+        return
+    # Not dumpable: same-uid processes can neither ptrace the runner nor open its /proc files.
+    LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    sys.dont_write_bytecode = True  # as -B: a run's /work must not gain __pycache__
+    try:
+        SECCOMP = install_seccomp()
+    except OSError as exc:  # the host refuses a container whose hello does not say io_uring is denied
+        SECCOMP = f"failed: {exc}"
+    ZYGOTE.start()
     # The protocol owns fds 0 and 1; stderr stays for the runner's own last words.
     while True:
         request = read_message(0)
         if request is None:  # the host detached: stop, and the container is removed with us
+            ZYGOTE.stop()
             kill_everything_else()
             return
         try:

@@ -211,8 +211,12 @@ def test_background_processes_die_with_the_run(box: LoopBackend) -> None:
         "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(30)\n    os._exit(0)\nprint('left')\n"
     )
     assert run_python(box, source) == ("left\n", ExecStatus.OK)
-    probe = "import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()) == [1, os.getpid()])"
-    assert run_python(box, probe) == ("True\n", ExecStatus.OK)
+    # Only the runner (PID 1) and its zygote remain besides the probe itself.
+    probe = (
+        "import os\nothers = [p for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()]\n"
+        "print(sorted(open(f'/proc/{p}/cmdline').read().split('\\0')[-2] for p in others))"
+    )
+    assert run_python(box, probe) == ("['/opt/sandbox-runner/runner.py', 'zygote']\n", ExecStatus.OK)
 
 
 def test_container_reused_after_good_runs_and_replaced_after_a_timeout(box: LoopBackend) -> None:
