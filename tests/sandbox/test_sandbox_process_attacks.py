@@ -20,8 +20,9 @@ from sandbox.process import ProcessBackend, ProcessOptions
 from sandbox.types import ExecStatus, Program, RunSpec
 from tests.processes import descendants
 from tests.sandbox.attacks import ATTACK_LIMITS, ATTACKS, DAEMON_MARKER, Attack, assert_contained
+from tests.sandbox.process_support import needs_bwrap
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+pytestmark = needs_bwrap
 
 
 def processes_with_marker(marker: str) -> list[int]:
