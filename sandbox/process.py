@@ -273,7 +273,7 @@ class ProcessBackend:
     async def health(self) -> BackendHealth:
         """The truth, from a probe program: ``down`` when runs cannot start, after one repair attempt."""
         languages = self.languages()
-        if self._zygote is not None and not self._closed:
+        if self._configured and not self._closed:
             problem = await self._probe()
             if problem:
                 with contextlib.suppress(SandboxUnavailable):

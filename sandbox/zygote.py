@@ -138,7 +138,8 @@ class Zygote:
             os.close(report_r)
         if len(report) < 4 or len(report) < 4 + struct.unpack(">I", report[:4])[0]:
             if not self.alive:
-                raise SandboxUnavailable(f"the sandbox zygote died: {self.failure}")
+                why = self.failure or f"exit status {self._proc.returncode if self._proc else '?'}"
+                raise SandboxUnavailable(f"the sandbox zygote died: {why}")
             return {"sandbox_error": "the run's supervisor died without a report"}
         (size,) = struct.unpack(">I", report[:4])
         frame: dict[str, Any] = json.loads(report[4 : 4 + size])
