@@ -456,11 +456,12 @@ def cell(layout: dict[str, Any], channel: socket.socket, cgroup_fds: list[int]) 
             if len(fds) == 2:
                 with contextlib.suppress(OSError):  # a dead supervisor: the run ends without a report
                     waiting.sendmsg([b"R"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
-                waiting.close()
-                waiting = fork_supervisor()
         finally:
             for fd in fds:
-                os.close(fd)
+                os.close(fd)  # before the next fork: no supervisor holds another run's pipes
+        if len(fds) == 2:
+            waiting.close()
+            waiting = fork_supervisor()
 
 
 def _supervise(req: dict[str, Any], cgroup_fds: list[int]) -> dict[str, Any]:

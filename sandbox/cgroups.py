@@ -36,6 +36,7 @@ Version = Literal["v1", "v2"]
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids")
 V2_CONTROLLERS = ("memory", "cpu", "pids")
 CFS_PERIOD_US = 100_000
+CELL_PROCESSES = 3
 
 
 @dataclass
@@ -66,7 +67,9 @@ class RunCgroup:
                 _write(memsw, memory_bytes, optional=True)
                 _write(self.memory / "memory.limit_in_bytes", memory_bytes)
             _write(self.memory / "memory.max_usage_in_bytes", "0")  # the peak of this run, not the last
-        _write(self.pids / "pids.max", str(max_processes))
+        # The cell and two supervisors (the run's, the next one's) live here too; RLIMIT_NPROC, counted
+        # in the run's own user namespace, bounds the run itself exactly.
+        _write(self.pids / "pids.max", str(max_processes + CELL_PROCESSES))
 
     def close_fds(self) -> None:
         """The host's copies: once handed to the supervisor, the host needs only the directories."""
