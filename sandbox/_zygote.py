@@ -1,40 +1,54 @@
-"""The zygote: a pre-started interpreter that forks one supervised run per request.
+"""The zygote: a pre-started interpreter that forks one supervised run per request, before seeing it.
 
 Runs inside the sandbox (under bubblewrap, or bare when isolation is off) with the sandbox's Python, and
 imports only the standard library: it is executed as a script, never imported by the host. Keeping an
 initialised interpreter around and forking it is what makes an isolated Python run cost about as much as
 a fork instead of an interpreter start.
 
-Per request (host → zygote frames on stdin, results on stdout; a frame is a 4-byte big-endian length and
-a JSON object)::
+**The zygote never holds a run's data.** Its stdin is a unix socket carrying small orders with
+descriptors attached (SCM_RIGHTS). ``cell`` (at start, one per concurrent run) forks a cell that joins
+its own cgroup once. ``run`` hands a cell two pipes: one to read the request from, one to write the
+report to. The cell forks a supervisor at once, before a byte of the request exists: the request
+(program, files, stdin) is read by the supervisor only, and the report goes from it straight to the
+host. So a run's memory, a copy of the zygote's, holds no trace of any other run::
 
-    zygote ── fork ──► supervisor (C1): unshare(user, pid, mount, ipc, net, uts) when isolated
-                          │  writes stdin, reads stdout/stderr up to the limit, kills at the deadline
-                          └─ fork ──► run (C2): pid 1 of a fresh PID namespace; private /proc, /tmp,
-                                      /dev/shm; /work = this program's directory; rlimits; no capabilities;
-                                      then execve(argv) or, in "python" mode, runs main.py in this
-                                      already-initialised interpreter.
+    zygote ── fork ──► cell i: in cgroup i ── fork per run ──►
+               supervisor (C1): reads the request; unshare(user, pid, mount, ipc, net, uts);
+                  │  a fresh tmpfs /work with the program's files; writes stdin, reads
+                  │  stdout/stderr up to the limit, kills at the wall deadline or when the
+                  │  cgroup has used the run's CPU time; collects compile outputs; reports
+                  └─ fork ──► run (C2): pid 1 of a fresh PID namespace; private /proc (kernel
+                              command line masked), /tmp, /dev/shm; rlimits; no capabilities; the
+                              seccomp filter; then execve(argv) or, in "python" mode, runs main.py
+                              in this interpreter.
 
-Killing C2, the init of its PID namespace, makes the kernel kill every process in that namespace and
-reap them before C2's exit is reported: nothing a run starts (daemons, setsid, fork bombs) outlives it.
-A separate user namespace per run also gives each run its own RLIMIT_NPROC count.
+Everything a run can write is a tmpfs of its own mount namespace (the root, /etc, /dev are read-only,
+set up by bubblewrap) and vanishes with it. Killing C2, the init of its PID namespace, makes the kernel
+kill every process in that namespace and reap them before C2's exit is reported: nothing a run starts
+(daemons, setsid, fork bombs) outlives it.
 """
 
 from __future__ import annotations
 
+import array
 import atexit
 import base64
 import contextlib
 import ctypes
 import errno
+import fcntl
 import json
 import os
 import resource
 import runpy
 import select
+import shutil
 import signal
+import socket
+import stat
 import struct
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -58,9 +72,17 @@ PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAPBSET_DROP = 24
 PR_SET_SECUREBITS = 28
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
 # NOROOT, NO_SETUID_FIXUP, NO_CAP_AMBIENT_RAISE, each with its lock, and KEEP_CAPS_LOCKED.
 SECUREBITS = 0x01 | 0x02 | 0x04 | 0x08 | 0x20 | 0x40 | 0x80
 CHUNK = 65536
+CPU_POLL_S = 0.02
+SECCOMP_FILE = "/sandbox/seccomp.bpf"
+# /proc files that describe the host rather than the run: each is masked by an empty file.
+# (Others that would, such as /proc/kcore or /proc/sched_debug, are readable by host root only.)
+MASKED_PROC = ("/proc/cmdline",)
+MAX_OUTPUT_FILES_BYTES = 512 * 1024 * 1024
 # Modules user programs commonly import, loaded once in the zygote so a forked run finds them ready.
 PRELOAD = (
     "bisect",
@@ -76,6 +98,11 @@ PRELOAD = (
 )
 
 libc = ctypes.CDLL(None, use_errno=True)
+SECCOMP_FILTER = b""
+
+
+class SockFilterProgram(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
 def _check(result: int, what: str) -> None:
@@ -93,18 +120,6 @@ def _bytes(text: str | None) -> bytes | None:
     return None if text is None else text.encode()
 
 
-def pop_frames(buffer: bytearray) -> list[dict[str, Any]]:
-    """Remove and return the complete frames at the start of ``buffer``."""
-    frames = []
-    while len(buffer) >= 4:
-        (size,) = struct.unpack(">I", buffer[:4])
-        if len(buffer) < 4 + size:
-            break
-        frames.append(json.loads(bytes(buffer[4 : 4 + size])))
-        del buffer[: 4 + size]
-    return frames
-
-
 def encode_frame(message: dict[str, Any]) -> bytes:
     body = json.dumps(message).encode()
     return struct.pack(">I", len(body)) + body
@@ -115,6 +130,15 @@ def write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def read_all(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
 
 
 # ---------------------------------------------------------------- C2: the run itself
@@ -131,6 +155,14 @@ def _drop_capabilities() -> None:
     data = (ctypes.c_uint32 * 6)()
     _check(libc.syscall(126, header, data), "capset")  # 126 = capset on x86_64
     _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+
+
+def _install_seccomp() -> None:
+    if not SECCOMP_FILTER:
+        raise OSError(errno.ENOENT, "no seccomp filter loaded")
+    buffer = ctypes.create_string_buffer(SECCOMP_FILTER, len(SECCOMP_FILTER))
+    program = SockFilterProgram(len(SECCOMP_FILTER) // 8, ctypes.addressof(buffer))
+    _check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(program), 0, 0), "seccomp")
 
 
 def _set_rlimits(req: dict[str, Any]) -> None:
@@ -150,22 +182,28 @@ def _set_rlimits(req: dict[str, Any]) -> None:
 
 
 def _isolated_filesystem(req: dict[str, Any]) -> None:
-    """Private /proc, /tmp and /dev/shm; this program's directory at /work; other programs hidden."""
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    """Private /proc, /tmp and /dev/shm, host facts in /proc masked; /work read-only for runs."""
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for path in MASKED_PROC:
+        if os.path.exists(path):
+            _mount("/dev/null", path, None, MS_BIND)
     _mount("tmpfs", "/.proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
     tmp_mb = req["limits"]["file_size_mb"]
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=1777")
     if os.path.isdir("/dev/shm"):
         _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=16m,mode=1777")
-    job = os.path.join("/jobs", req["job"])
-    _mount(job, "/work", None, MS_BIND | MS_REC)
     if not req["writable"]:
         _mount(None, "/work", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    _mount("tmpfs", "/jobs", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
 
 
-def run_child(req: dict[str, Any], stdin_r: int, stdout_w: int, stderr_w: int, error_w: int) -> None:
+def _join_cgroup(procs_fds: list[int]) -> None:
+    """Move this process (the supervisor, before its run exists) into the run's cgroup."""
+    for fd in procs_fds:
+        os.write(fd, b"0")  # "0": the writing process, whatever its PID namespace calls it
+        os.close(fd)
+
+
+def run_child(req: dict[str, Any], workdir: str, stdin_r: int, stdout_w: int, stderr_w: int, error_w: int) -> None:
     """C2. Never returns: execs or exits."""
     code = 126
     try:
@@ -175,19 +213,21 @@ def run_child(req: dict[str, Any], stdin_r: int, stdout_w: int, stderr_w: int, e
         if req["isolated"]:
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             _isolated_filesystem(req)
-            workdir = "/work"
-        else:
-            workdir = req["workdir"]
         os.chdir(workdir)
         _set_rlimits(req)
-        if req["isolated"]:
-            _drop_capabilities()
+        # The pipes may have taken numbers 0-2 (the cell closed the zygote's stdin): lift them first.
+        stdin_r, stdout_w, stderr_w, error_w = (
+            fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (stdin_r, stdout_w, stderr_w, error_w)
+        )
         os.dup2(stdin_r, 0)
         os.dup2(stdout_w, 1)
         os.dup2(stderr_w, 2)
         os.closerange(3, error_w)
         os.closerange(error_w + 1, 65536)
         os.set_inheritable(error_w, False)
+        if req["isolated"]:
+            _drop_capabilities()
+            _install_seccomp()
         env = dict(req["env"])
         if req["mode"] == "python":
             run_python_in_place(req, env, workdir, error_w)
@@ -203,6 +243,9 @@ def run_child(req: dict[str, Any], stdin_r: int, stdout_w: int, stderr_w: int, e
 def run_python_in_place(req: dict[str, Any], env: dict[str, str], workdir: str, error_w: int) -> None:
     """Run ``main.py`` in this interpreter as ``python main.py argv...`` would, then exit."""
     os.close(error_w)
+    # What the supervisor read (files, stdin) is this run's own, but drop it before the program runs.
+    req.pop("files", None)
+    req.pop("stdin", None)
     os.environ.clear()
     os.environ.update(env)
     sys.argv = [req["script"], *req["args"]]
@@ -256,38 +299,205 @@ def _enter_run_namespaces() -> None:
         f.write(f"0 {uid} 1")
     with open("/proc/self/gid_map", "w") as f:
         f.write(f"0 {gid} 1")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
 
 
-def supervise(req: dict[str, Any], result_w: int) -> None:
-    """C1. Starts the run, feeds and drains it within the limits, reports, exits."""
-    report: dict[str, Any] = {"id": req["id"]}
+def _write_files(workdir: str, files: dict[str, list[Any]]) -> None:
+    """The program's files (names checked by the host), written by the supervisor into the run's /work."""
+    for name, (mode, content) in files.items():
+        path = os.path.join(workdir, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode & 0o755)
+        try:
+            write_all(fd, base64.b64decode(content))
+        finally:
+            os.close(fd)
+
+
+def _collect_outputs(workdir: str, before: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """Regular files a compile created or changed in /work (never links, devices or FIFOs), for the host."""
+    found: dict[str, list[Any]] = {}
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(workdir, followlinks=False):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            info = os.lstat(path)
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            relative = os.path.relpath(path, workdir)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            try:
+                content = read_all(fd)
+            finally:
+                os.close(fd)
+            total += len(content)
+            if total > MAX_OUTPUT_FILES_BYTES:
+                raise OSError(errno.EFBIG, "compile outputs too large")
+            encoded = base64.b64encode(content).decode()
+            if before.get(relative, [None, None])[1] != encoded:
+                found[relative] = [stat.S_IMODE(info.st_mode), encoded]
+        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
+    return found
+
+
+class CgroupReader:
+    """The run's cgroup counters, through descriptors the host opened (see ``sandbox/cgroups.py``)."""
+
+    def __init__(self, layout: dict[str, Any] | None, fds: list[int]) -> None:
+        self.layout = layout or {}
+        self.fds = fds
+        self._cpu_base = 0.0
+        self._oom_base = 0
+
+    def start(self) -> None:
+        """The cell's cgroup serves one run after another: count from here."""
+        if self.present:
+            self._cpu_base = self._cpu_total()
+            self._oom_base = self._oom_total()
+
+    def _read(self, key: str) -> str:
+        index = self.layout.get(key)
+        if index is None:
+            return ""
+        return os.pread(self.fds[index], 4096, 0).decode()
+
+    @property
+    def present(self) -> bool:
+        return bool(self.layout)
+
+    def cpu_s(self) -> float:
+        return self._cpu_total() - self._cpu_base
+
+    def _cpu_total(self) -> float:
+        text = self._read("cpu")
+        if not text:
+            return 0.0
+        if self.layout["version"] == "v1":
+            return int(text.split()[0]) / 1e9
+        return _field(text, "usage_usec") / 1e6
+
+    def peak_mb(self) -> float:
+        text = self._read("peak")
+        return int(text.split()[0]) / (1024 * 1024) if text.strip() else 0.0
+
+    def oom_kills(self) -> int:
+        return self._oom_total() - self._oom_base
+
+    def _oom_total(self) -> int:
+        return int(_field(self._read("oom"), "oom_kill"))
+
+
+def _field(text: str, name: str) -> float:
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == name:
+            return float(parts[1])
+    return 0.0
+
+
+def supervise(layout: dict[str, Any], channel: socket.socket, cgroup_fds: list[int]) -> None:
+    """C1. Forked ahead of its run: sets up the run's namespaces, then waits for its pipes from the cell;
+    reads the request, runs it within the limits, reports, exits."""
+    report: dict[str, Any] = {}
+    result_w = -1
     try:
-        report.update(_supervise(req))
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        if layout["isolated"]:
+            _enter_run_namespaces()
+        _, fds = _receive(channel)
+        channel.close()
+        if len(fds) != 2:
+            os._exit(0)
+        request_r, result_w = fds
+        req = json.loads(read_all(request_r))
+        os.close(request_r)
+        req["cgroup"] = layout.get("cgroup")
+        report.update(_supervise(req, cgroup_fds))
     except BaseException as exc:
         where = traceback.extract_tb(exc.__traceback__)[-1]
         report.update(sandbox_error=f"supervisor failed: {type(exc).__name__}: {exc} (line {where.lineno})")
     try:
-        write_all(result_w, encode_frame(report))
+        if result_w >= 0:
+            write_all(result_w, encode_frame(report))
     finally:
         os._exit(0)
 
 
-def _supervise(req: dict[str, Any]) -> dict[str, Any]:
+def cell(layout: dict[str, Any], channel: socket.socket, cgroup_fds: list[int]) -> None:
+    """A cell: joins its cgroup once, then keeps one supervisor forked ahead, born in that cgroup.
+
+    Joining a cgroup takes a global kernel lock (milliseconds, more under load); a process forked by a
+    member is born inside at no cost. The cell reads no request: it passes a run's pipes on to the
+    supervisor waiting for them, and forks the next one.
+    """
+    procs = set((layout.get("cgroup") or {}).get("procs", ()))
+    _join_cgroup([cgroup_fds[i] for i in procs])
+    cgroup_fds = [-1 if i in procs else fd for i, fd in enumerate(cgroup_fds)]
+
+    def fork_supervisor() -> socket.socket:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        if os.fork() == 0:
+            channel.close()
+            ours.close()
+            supervise(layout, theirs, cgroup_fds)
+        theirs.close()
+        return ours
+
+    waiting = fork_supervisor()
+    while True:
+        readable, _, _ = select.select([channel], [], [], 1.0)
+        _reap()
+        if not readable:
+            continue
+        message, fds = _receive(channel)
+        if not message:
+            os._exit(0)
+        try:
+            if len(fds) == 2:
+                with contextlib.suppress(OSError):  # a dead supervisor: the run ends without a report
+                    waiting.sendmsg([b"R"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+        finally:
+            for fd in fds:
+                os.close(fd)  # before the next fork: no supervisor holds another run's pipes
+        if len(fds) == 2:
+            waiting.close()
+            waiting = fork_supervisor()
+
+
+def _supervise(req: dict[str, Any], cgroup_fds: list[int]) -> dict[str, Any]:
     limits = req["limits"]
+    cgroup = CgroupReader(req["cgroup"], cgroup_fds)
     if req["isolated"]:
-        _enter_run_namespaces()
+        workdir = "/work"
+        _mount("tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV, f"size={limits['file_size_mb']}m,mode=0755")
+    else:
+        workdir = tempfile.mkdtemp(prefix="run-", dir=req["scratch"])
+    try:
+        _write_files(workdir, req["files"])
+        report = _run(req, workdir, limits, cgroup)
+        if req["writable"] and "start_error" not in report:
+            report["outputs"] = _collect_outputs(workdir, req["files"])
+    finally:
+        if not req["isolated"]:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return report
+
+
+def _run(req: dict[str, Any], workdir: str, limits: dict[str, Any], cgroup: CgroupReader) -> dict[str, Any]:
     stdin_r, stdin_w = os.pipe()
     stdout_r, stdout_w = os.pipe()
     stderr_r, stderr_w = os.pipe()
     error_r, error_w = os.pipe()
+    cgroup.start()
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:
-        run_child(req, stdin_r, stdout_w, stderr_w, error_w)
+        run_child(req, workdir, stdin_r, stdout_w, stderr_w, error_w)
     for fd in (stdin_r, stdout_w, stderr_w, error_w):
         os.close(fd)
-    stdin_data = base64.b64decode(req["stdin"])
+    stdin_data = base64.b64decode(req.pop("stdin"))
     deadline = started + limits["wall_time_s"]
+    cpu_limit = float(limits["cpu_time_s"])
     cap = limits["output_bytes"]
     out = {stdout_r: bytearray(), stderr_r: bytearray()}
     truncated = {stdout_r: False, stderr_r: False}
@@ -305,8 +515,13 @@ def _supervise(req: dict[str, Any]) -> dict[str, Any]:
         if remaining <= 0:
             verdict = "timeout"
             break
+        if cgroup.present and cgroup.cpu_s() >= cpu_limit:
+            break  # the whole tree used its CPU time: killed below, reported as a CPU-limit kill
         readable, writable, _ = select.select(
-            list(open_readers), [writer] if writer is not None else [], [], remaining
+            list(open_readers),
+            [writer] if writer is not None else [],
+            [],
+            min(remaining, CPU_POLL_S) if cgroup.present else remaining,
         )
         for fd in readable:
             chunk = os.read(fd, CHUNK)
@@ -327,13 +542,13 @@ def _supervise(req: dict[str, Any]) -> dict[str, Any]:
             if sent >= len(stdin_data):
                 os.close(writer)
                 writer = None
-    if verdict:
+    if verdict or open_readers:
         _kill(pid, req["isolated"])
     # Output closed (or we killed it): wait for the exit, but never past the deadline.
-    status, rusage = _wait(pid, deadline, req["isolated"])
+    status, rusage = _wait(pid, deadline, req["isolated"], cgroup, cpu_limit)
     if status is None:
         verdict = verdict or "timeout"
-        status, rusage = _wait(pid, None, req["isolated"])
+        status, rusage = _wait(pid, None, req["isolated"], cgroup, cpu_limit)
     wall = time.monotonic() - started
     if not req["isolated"]:
         _kill(pid, False)  # leftovers of the group (setsid escapes it: isolation is off, and says so)
@@ -341,14 +556,18 @@ def _supervise(req: dict[str, Any]) -> dict[str, Any]:
     if writer is not None:
         os.close(writer)
     assert status is not None
+    cpu = rusage.ru_utime + rusage.ru_stime
+    peak = rusage.ru_maxrss / 1024
     report: dict[str, Any] = {
         "stdout": base64.b64encode(bytes(out[stdout_r])).decode(),
         "stderr": base64.b64encode(bytes(out[stderr_r])).decode(),
         "stdout_truncated": truncated[stdout_r],
         "stderr_truncated": truncated[stderr_r],
         "wall_time_s": wall,
-        "cpu_time_s": rusage.ru_utime + rusage.ru_stime,
-        "peak_memory_mb": rusage.ru_maxrss / 1024,
+        # The cgroup counts the whole tree, also what was never waited for.
+        "cpu_time_s": max(cpu, cgroup.cpu_s()),
+        "peak_memory_mb": max(peak, cgroup.peak_mb()),
+        "oom_kills": cgroup.oom_kills() if cgroup.present else 0,
         "verdict": verdict,
     }
     if os.WIFSIGNALED(status):
@@ -370,7 +589,10 @@ def _kill(pid: int, isolated: bool) -> None:
         pass
 
 
-def _wait(pid: int, deadline: float | None, isolated: bool) -> tuple[int | None, Any]:
+def _wait(
+    pid: int, deadline: float | None, isolated: bool, cgroup: CgroupReader, cpu_limit: float
+) -> tuple[int | None, Any]:
+    polls = 0
     while True:
         wpid, status, rusage = os.wait4(pid, os.WNOHANG if deadline is not None else 0)
         if wpid == pid:
@@ -378,6 +600,9 @@ def _wait(pid: int, deadline: float | None, isolated: bool) -> tuple[int | None,
         if deadline is not None and time.monotonic() >= deadline:
             _kill(pid, isolated)
             return None, None
+        polls += 1
+        if cgroup.present and polls % 40 == 0 and cgroup.cpu_s() >= cpu_limit:
+            _kill(pid, isolated)  # output closed but children still compute: the tree's CPU limit holds
         time.sleep(0.0005)
 
 
@@ -387,7 +612,6 @@ def _wait(pid: int, deadline: float | None, isolated: bool) -> tuple[int | None,
 def _warm_up() -> None:
     """Pay once, here, for what the first ``runpy.run_path`` imports lazily (~6 ms), not in every fork."""
     import importlib
-    import tempfile
 
     for name in PRELOAD:
         importlib.import_module(name)
@@ -398,51 +622,66 @@ def _warm_up() -> None:
         runpy.run_path(script, run_name="__main__")
 
 
+def _receive(control: socket.socket) -> tuple[bytes, list[int]]:
+    fds = array.array("i")
+    message, ancillary, _, _ = control.recvmsg(4096, socket.CMSG_SPACE(16 * fds.itemsize))
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
+    return message, list(fds)
+
+
+def _reap() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+
+
 def main() -> None:
+    global SECCOMP_FILTER
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     if "--isolated" in sys.argv:
         # A proc mount with nothing mounted over it: the kernel lets a nested user namespace mount a new
         # proc only if a "fully visible" one exists, and bubblewrap's /proc has read-only overmounts.
         _mount("proc", "/.proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    request_fd = sys.stdin.fileno()
-    out_fd = sys.stdout.fileno()
-    inbox = bytearray()
+        with open(SECCOMP_FILE, "rb") as f:
+            SECCOMP_FILTER = f.read()
+    control = socket.socket(fileno=sys.stdin.fileno())
     _warm_up()
-    write_all(out_fd, encode_frame({"ready": True, "pid": os.getpid(), "python": sys.version.split()[0]}))
-    pending: dict[int, tuple[int, bytearray, int]] = {}  # result fd -> (request id, buffer, supervisor pid)
-    accepting = True
-    while accepting or pending:
-        readable, _, _ = select.select([request_fd, *pending] if accepting else list(pending), [], [])
-        if request_fd in readable:
-            data = os.read(request_fd, CHUNK)
-            if not data:
-                accepting = False  # the host is gone or closing: finish the runs in flight, then exit
-            inbox.extend(data)
-        for req in pop_frames(inbox) if request_fd in readable else ():
-            result_r, result_w = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                os.close(result_r)
-                for fd in list(pending):
-                    os.close(fd)
-                supervise(req, result_w)
-            os.close(result_w)
-            pending[result_r] = (req["id"], bytearray(), pid)
-            del req
-        for fd in readable:
-            if fd == request_fd or fd not in pending:
-                continue
-            chunk = os.read(fd, CHUNK)
-            if chunk:
-                pending[fd][1].extend(chunk)
-                continue
-            request_id, buffer, pid = pending.pop(fd)
-            os.close(fd)
-            os.waitpid(pid, 0)
-            if len(buffer) >= 4:
-                write_all(out_fd, bytes(buffer))
-            else:
-                write_all(out_fd, encode_frame({"id": request_id, "sandbox_error": "supervisor died"}))
+    write_all(sys.stdout.fileno(), encode_frame({"ready": True, "pid": os.getpid(), "python": sys.version.split()[0]}))
+    cells: dict[int, socket.socket] = {}
+    while True:
+        readable, _, _ = select.select([control], [], [], 1.0)
+        _reap()
+        if not readable:
+            continue
+        message, fds = _receive(control)
+        if not message:
+            break  # the host is gone or closing: runs in flight finish on their own
+        order = json.loads(message)
+        index = int(order["cell"])
+        try:
+            if order["op"] == "cell":
+                ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                if os.fork() == 0:
+                    control.close()
+                    ours.close()
+                    for other in cells.values():
+                        other.close()
+                    cell(order["layout"], theirs, fds)
+                theirs.close()
+                if index in cells:
+                    cells.pop(index).close()
+                cells[index] = ours
+            elif order["op"] == "run" and index in cells:
+                handed = array.array("i", fds)
+                try:
+                    cells[index].sendmsg([b"R"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, handed)])
+                except OSError:
+                    cells.pop(index).close()  # a dead cell: the host sees the run end without a report
+        finally:
+            for fd in fds:
+                os.close(fd)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Bubblewrap: finding it and the command line of the outer sandbox the zygote lives in.
 
 The outer sandbox gives what every run shares: new user, PID, network, IPC, UTS and cgroup namespaces;
-read-only system directories; an empty root with no host home, no secrets, no docker socket; a clean
-environment. Each run then gets its own nested namespaces from the zygote (see ``_zygote.py``).
+read-only system directories; a read-only root and /dev with no host home, no secrets, no docker socket,
+no host directory bound writable; a clean environment. Each run then gets its own nested namespaces
+from the zygote (see ``_zygote.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import os
 import shutil
 import subprocess
 from collections.abc import Sequence
-from pathlib import Path
 
 # Read-only binds of the system: the toolchains live here. /etc is NOT bound whole (it holds secrets);
 # only what runtimes need to start.
@@ -63,11 +63,16 @@ def outer_command(
     bwrap: str,
     *,
     python: str,
-    zygote_script: Path,
-    jobs_dir: Path,
+    zygote_fd: int,
+    seccomp_fd: int,
     extra_ro_binds: Sequence[str] = (),
 ) -> list[str]:
-    """The bubblewrap command line that starts the zygote."""
+    """The bubblewrap command line that starts the zygote.
+
+    The zygote script and the seccomp filter arrive as descriptors (``pass_fds``) copied into the
+    sandbox's root: no host path of this service shows in the sandbox's mount table. The root and /dev
+    are then remounted read-only: what a run can write is only the tmpfs mounts of its own namespace.
+    """
     args = [
         bwrap,
         "--unshare-user",
@@ -108,12 +113,18 @@ def outer_command(
         "/work",
         "--dir",
         "/.proc",
-        "--bind",
-        str(jobs_dir),
-        "/jobs",
-        "--ro-bind",
-        str(zygote_script),
+        "--dir",
+        "/sandbox",
+        "--file",
+        str(zygote_fd),
         "/sandbox/zygote.py",
+        "--file",
+        str(seccomp_fd),
+        "/sandbox/seccomp.bpf",
+        "--remount-ro",
+        "/dev",
+        "--remount-ro",
+        "/",
         "--chdir",
         "/",
         "--clearenv",

@@ -1,34 +1,40 @@
 """The ``process`` backend: the embedded default, no daemon needed.
 
-With bubblewrap, programs run in nested namespaces (see ``bwrap.py`` and ``_zygote.py``) under rlimits;
-without it they run under rlimits only, in their own session, and the backend says loudly — in the log
-and in ``health()`` (``degraded``, ``isolated=False``) — that untrusted code can reach the host.
+Programs run in nested namespaces under bubblewrap (see ``bwrap.py`` and ``_zygote.py``): every run has
+its own user, PID, mount, IPC, network and UTS namespaces, its own size-capped tmpfs ``/work``, ``/tmp``
+and ``/dev/shm`` over a read-only root, ``/etc`` and ``/dev``, no capabilities and a seccomp filter
+(``seccomp.py``). The run's files travel to its supervisor through a pipe and compile outputs come back
+the same way: no host directory is ever bound into the sandbox. The zygote forks each supervisor before
+it receives the request, so no run's memory holds another run's data.
 
-cgroup v2 limits are not applied: on hosts where the unified hierarchy has no delegated controllers
-(such as the one this was developed on: cgroup v1 with an empty v2 mount) there is nothing to apply, and
-the per-run PID namespace already guarantees that no process outlives its run. Memory is bounded by
-RLIMIT_AS (or the runtime's own heap flag, see ``languages.py``), processes by RLIMIT_NPROC counted per
-run (each run has its own user namespace), disk by RLIMIT_FSIZE and size-capped tmpfs mounts.
+Limits are per run where the host lets this service create cgroups (``cgroups.py``: v2, or v1 as on
+the development host): memory (tmpfs included), CPU time of the whole tree, a CPU quota and an equal CPU
+share per run, processes. rlimits stay as a second bound per process. Without usable cgroups the backend
+says so in ``health()`` (``degraded``) and, with ``cgroups="required"``, refuses to run.
+
+**Fail closed.** Without working bubblewrap the backend does not run programs: ``start()`` raises
+``SandboxUnavailable`` saying what is missing and how to get it. Unisolated runs (trusted code only)
+take an explicit ``isolation="none"``, logged loudly at start and reported as ``degraded``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import ctypes
 import logging
 import os
 import shutil
 import sys
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sandbox import bwrap
+from sandbox import bwrap, cgroups, seccomp
 from sandbox.errors import InvalidRequest, SandboxUnavailable, UnsupportedLanguage
 from sandbox.exits import ExitFacts, KilledFor, classify
 from sandbox.languages import LANGUAGES, Language, get_language
@@ -48,15 +54,26 @@ log = logging.getLogger(__name__)
 
 ZYGOTE_SCRIPT = Path(__file__).with_name("_zygote.py")
 SANDBOX_UID = 65534  # nobody: what the sandbox maps to on the host when the service runs as root
+PROBE_SOURCE = "print(sum(range(10)))"
+PROBE_LIMITS = Limits(wall_time_s=10.0, memory_mb=256)
+INSTALL_BWRAP = (
+    "install bubblewrap (`apt-get install bubblewrap`, or run scripts/system-setup.sh as root), use "
+    'backend = "docker", or set isolation = "none" to run programs unisolated (trusted code only)'
+)
 Isolation = Literal["auto", "bwrap", "none"]
+CgroupMode = Literal["auto", "required", "off"]
+FileEntry = list[Any]  # [mode, base64 content]: how files travel to and from a run's supervisor
 
 
 @dataclass(frozen=True)
 class ProcessOptions:
     """How the process backend runs programs.
 
-    ``isolation``: ``auto`` uses bubblewrap when it works and falls back to rlimits only (degraded);
-    ``bwrap`` refuses to start without it; ``none`` never isolates (trusted code only).
+    ``isolation``: ``auto`` and ``bwrap`` both require bubblewrap and run nothing without it (``start()``
+    raises, saying how to install it); ``none`` runs programs unisolated (trusted code only), loudly.
+    ``cgroups``: per-run limits; ``auto`` uses them when the host allows and reports when it does not,
+    ``required`` refuses to run without them, ``off`` never uses them.
+    ``cpus_per_run``: the CPU quota of one run (its cgroup's ``cpu.max`` / ``cfs_quota_us``).
     ``python``: the interpreter for Python programs and the zygote (a real binary, not a pyenv shim);
     None picks the system's ``/usr/bin/python3`` or this process's base interpreter.
     ``fast_python``: run Python programs in a fork of the warm zygote instead of a fresh interpreter.
@@ -68,6 +85,8 @@ class ProcessOptions:
     fast_python: bool = True
     jobs_dir: str | None = None
     extra_ro_binds: tuple[str, ...] = ()
+    cgroups: CgroupMode = "auto"
+    cpus_per_run: float = 1.0
 
 
 def _hide_this_process_from_same_user() -> None:
@@ -91,24 +110,37 @@ def resolve_python(configured: str | None) -> str:
     raise SandboxUnavailable(f"no Python interpreter found among {candidates}")
 
 
+def _memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name, 0)  # not CLOEXEC: handed to bubblewrap through pass_fds
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
 class ProcessBackend:
-    """Runs programs as local processes, in bubblewrap namespaces when available. See the module docstring."""
+    """Runs programs as local processes in bubblewrap namespaces. See the module docstring."""
 
     name = "process"
 
     def __init__(self, options: ProcessOptions | None = None) -> None:
         self.options = options or ProcessOptions()
         self._zygote: Zygote | None = None
+        self._configured = False
         self._isolated = False
         self._python = ""
         self._toolchain: dict[str, str] = {}
-        self._jobs_root: Path | None = None
+        self._root: Path | None = None
+        self._scratch: Path | None = None
         self._zygote_script = ZYGOTE_SCRIPT
-        self._own_jobs_root = False
-        self._semaphore = asyncio.Semaphore(max(1, self.options.max_concurrency))
+        self._own_root = False
         self._start_lock = asyncio.Lock()
         self._degraded_reason = ""
         self._sandbox_ids: tuple[int, int] | None = None
+        self._cgroups = cgroups.Cgroups(reason="not probed")
+        self._seccomp = b""
+        self._probe_failure = ""
+        self._cells: asyncio.Queue[Cell] = asyncio.Queue()
+        self._background: set[asyncio.Future[None]] = set()
         self._closed = False
 
     # -------------------------------------------------------------- lifecycle
@@ -117,40 +149,52 @@ class ProcessBackend:
         async with self._start_lock:
             if self._zygote is not None and self._zygote.alive:
                 return
-            if self._zygote is None:
+            if not self._configured:
                 self._configure()
             await self._spawn_zygote()
 
     def _configure(self) -> None:
-        self._python = resolve_python(self.options.python)
-        bwrap_path = bwrap.find_bwrap() if self.options.isolation != "none" else None
-        works, why = (
-            bwrap.bwrap_works(bwrap_path) if bwrap_path else (False, "bubblewrap (bwrap) is not installed")
-        )
-        if self.options.isolation == "bwrap" and not works:
-            raise SandboxUnavailable(f"isolation='bwrap' but bubblewrap cannot run here: {why}")
-        self._isolated = works
-        if not works:
+        """Check isolation and limits (raising when they are required and missing), then set up."""
+        python = resolve_python(self.options.python)
+        if self.options.isolation == "none":
+            isolated = False
             self._degraded_reason = (
-                "NOT ISOLATED: untrusted programs run as local processes under rlimits only "
-                f"({why if self.options.isolation == 'auto' else 'isolation=none'})"
+                'NOT ISOLATED (isolation = "none"): untrusted programs run as local processes under '
+                "rlimits only and can reach this host"
             )
             log.warning("sandbox process backend: %s", self._degraded_reason)
+            log.warning("sandbox process backend: THIS IS FOR TRUSTED CODE ONLY; %s", INSTALL_BWRAP)
             _hide_this_process_from_same_user()
+        else:
+            bwrap_path = bwrap.find_bwrap()
+            works, why = bwrap.bwrap_works(bwrap_path) if bwrap_path else (False, "bubblewrap (bwrap) is not installed")
+            if not works:
+                raise SandboxUnavailable(f"no isolation: {why}; programs are not run. To fix: {INSTALL_BWRAP}")
+            supported, why_not = seccomp.supported()
+            if not supported:
+                raise SandboxUnavailable(f"no seccomp filter: {why_not}; programs are not run")
+            self._seccomp = seccomp.build_filter()
+            isolated = True
+        found = cgroups.probe(self.options.cgroups)
+        if not found.available:
+            if self.options.cgroups == "required":
+                raise SandboxUnavailable(f'cgroups = "required" but {found.reason}')
+            log.warning("sandbox process backend: %s", found.describe())
+        self._cgroups = found
+        self._python = python
+        self._isolated = isolated
         root = self.options.jobs_dir or tempfile.mkdtemp(prefix="sandbox-")
-        self._own_jobs_root = self.options.jobs_dir is None
-        self._jobs_root = Path(root) / "jobs"
-        self._jobs_root.mkdir(parents=True, exist_ok=True)
-        # A private copy of the zygote script: the sandbox user may not be able to read the source tree.
-        self._zygote_script = Path(root) / "zygote.py"
+        self._own_root = self.options.jobs_dir is None
+        self._root = Path(root)
+        self._scratch = self._root / "jobs"  # unisolated runs' working directories
+        self._scratch.mkdir(parents=True, exist_ok=True)
+        self._zygote_script = self._root / "zygote.py"
         shutil.copyfile(ZYGOTE_SCRIPT, self._zygote_script)
         if self._isolated and os.geteuid() == 0:
             # The sandbox's uid 0 is then host "nobody", not host root.
             self._sandbox_ids = (SANDBOX_UID, SANDBOX_UID)
-            for path in (Path(root), self._jobs_root, self._zygote_script):
-                os.chown(path, SANDBOX_UID, SANDBOX_UID)
-            os.chmod(root, 0o700)
         self._toolchain = self._find_toolchains()
+        self._configured = True
 
     def _find_toolchains(self) -> dict[str, str]:
         """Each usable executable: on the safe PATH, and inside the sandbox's view when isolated."""
@@ -165,51 +209,99 @@ class ProcessBackend:
         return found
 
     async def _spawn_zygote(self) -> None:
-        assert self._jobs_root is not None
+        assert self._root is not None
+        fds: list[int] = []
         if self._isolated:
             bwrap_path = bwrap.find_bwrap()
-            assert bwrap_path is not None
+            if bwrap_path is None:
+                raise SandboxUnavailable(f"bubblewrap disappeared; programs are not run. To fix: {INSTALL_BWRAP}")
             binds = list(self.options.extra_ro_binds)
             if not bwrap.is_system_path(self._python):
                 binds.append(str(Path(self._python).parent.parent))  # the interpreter's install prefix
+            fds = [_memfd("zygote.py", ZYGOTE_SCRIPT.read_bytes()), _memfd("seccomp.bpf", self._seccomp)]
             command = bwrap.outer_command(
-                bwrap_path,
-                python=self._python,
-                zygote_script=self._zygote_script,
-                jobs_dir=self._jobs_root,
-                extra_ro_binds=binds,
+                bwrap_path, python=self._python, zygote_fd=fds[0], seccomp_fd=fds[1], extra_ro_binds=binds
             )
         else:
             command = [self._python, "-E", "-s", "-B", str(self._zygote_script)]
         user, group = self._sandbox_ids or (None, None)
-        zygote = Zygote(command, user=user, group=group)
-        await zygote.start()
+        zygote = Zygote(command, user=user, group=group, pass_fds=fds)
+        try:
+            await zygote.start()
+        finally:
+            for fd in fds:
+                os.close(fd)
+        try:
+            self._spawn_cells(zygote)
+        except SandboxUnavailable:
+            await zygote.aclose()
+            raise
         self._zygote = zygote
+
+    def _retire_cells(self) -> None:
+        while not self._cells.empty():
+            self._retire(self._cells.get_nowait())
+
+    async def restart(self, why: str) -> None:
+        """Replace the zygote (it died, or its probe failed): the backend repairs itself."""
+        log.warning("sandbox process backend: restarting the zygote: %s", why)
+        async with self._start_lock:
+            old, self._zygote = self._zygote, None
+        self._retire_cells()
+        if old is not None:
+            await old.aclose()
+        await self.start()
 
     async def aclose(self) -> None:
         self._closed = True
+        self._retire_cells()
         if self._zygote is not None:
             await self._zygote.aclose()
-        if self._jobs_root is not None and self._own_jobs_root:
-            shutil.rmtree(self._jobs_root.parent, ignore_errors=True)
+        if self._background:
+            await asyncio.wait(self._background, timeout=10)
+        self._cgroups.close()
+        if self._root is not None and self._own_root:
+            shutil.rmtree(self._root, ignore_errors=True)
 
     async def health(self) -> BackendHealth:
+        """The truth, from a probe program: ``down`` when runs cannot start, after one repair attempt."""
         languages = self.languages()
-        if self._zygote is None or not self._zygote.alive:
-            reason = self._zygote.failure if self._zygote is not None else "not started"
+        if self._configured and not self._closed:
+            problem = await self._probe()
+            if problem:
+                with contextlib.suppress(SandboxUnavailable):
+                    await self.restart(f"probe failed: {problem}")
+                problem = await self._probe()
+            self._probe_failure = problem
+        if self._zygote is None or not self._zygote.alive or self._probe_failure:
+            reason = self._probe_failure or (self._zygote.failure if self._zygote is not None else "not started")
             return BackendHealth(
                 status="down", backend=self.name, isolated=self._isolated, message=f"zygote: {reason}",
                 languages=languages,
             )  # fmt: skip
+        limits = self._cgroups.describe()
         if not self._isolated:
             return BackendHealth(
-                status="degraded", backend=self.name, isolated=False, message=self._degraded_reason,
-                languages=languages,
+                status="degraded", backend=self.name, isolated=False,
+                message=f"{self._degraded_reason}; {limits}", languages=languages,
             )  # fmt: skip
-        message = f"bubblewrap namespaces, python {self._zygote.info.get('python', '?')}"
-        return BackendHealth(
-            status="ok", backend=self.name, isolated=True, message=message, languages=languages
+        message = (
+            f"bubblewrap namespaces + seccomp, read-only root, a fresh tmpfs per run; {limits}; "
+            f"python {self._zygote.info.get('python', '?')}"
         )
+        status: Literal["ok", "degraded"] = "ok" if self._cgroups.available else "degraded"
+        return BackendHealth(status=status, backend=self.name, isolated=True, message=message, languages=languages)
+
+    async def _probe(self) -> str:
+        """Run a trivial program; the empty string when it ran right, else what went wrong."""
+        try:
+            async with self.prepare(Program(language="python", source=PROBE_SOURCE)) as prepared:
+                result = await prepared.run(RunSpec(limits=PROBE_LIMITS))
+        except SandboxUnavailable as exc:
+            return str(exc)
+        if result.status is not ExecStatus.OK or result.stdout != "45\n":
+            return f"probe program: {result.status.value} {result.message} {result.stderr[-300:]}".strip()
+        return ""
 
     def languages(self) -> list[str]:
         return [lang.name for lang in LANGUAGES if all(exe in self._toolchain for exe in lang.toolchain)]
@@ -217,6 +309,10 @@ class ProcessBackend:
     @property
     def isolated(self) -> bool:
         return self._isolated
+
+    @property
+    def cgroup_support(self) -> cgroups.Cgroups:
+        return self._cgroups
 
     @property
     def zygote_pid(self) -> int | None:
@@ -235,37 +331,17 @@ class ProcessBackend:
         missing = [exe for exe in language.toolchain if exe not in self._toolchain]
         if missing:
             raise UnsupportedLanguage(language.name, f"toolchain not available here: {', '.join(missing)}")
-        job = uuid.uuid4().hex
-        assert self._jobs_root is not None
-        job_dir = self._jobs_root / job
-        try:
-            self._write_files(job_dir, language, program)
-            prepared = ProcessPrepared(self, language, job, job_dir)
-            if language.compile is not None:
-                prepared.compile_result = await self._compile(prepared, language, program.compile_limits)
-            yield prepared
-        finally:
-            await asyncio.to_thread(shutil.rmtree, job_dir, True)
-
-    def _write_files(self, job_dir: Path, language: Language, program: Program) -> None:
-        files = {language.source_name: program.source, **program.files}
-        if language.source_name in program.files:
-            raise InvalidRequest(f"{language.source_name} is the main source file; do not pass it in files")
-        job_dir.mkdir(mode=0o755)
-        for name, content in files.items():
-            path = job_dir / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content, encoding="utf-8")
-        if self._sandbox_ids is not None:
-            uid, gid = self._sandbox_ids
-            for dirpath, dirnames, filenames in os.walk(job_dir):
-                for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
-                    os.chown(name, uid, gid)
+        prepared = ProcessPrepared(self, language, _program_files(language, program))
+        if language.compile is not None:
+            prepared.compile_result = await self._compile(prepared, language, program.compile_limits)
+        yield prepared
 
     async def _compile(self, prepared: ProcessPrepared, language: Language, limits: Limits) -> ExecResult:
         assert language.compile is not None
         argv = language.render(language.compile, memory_mb=limits.memory_mb)
-        result = await self._execute(prepared, argv, RunSpec(limits=limits), writable=True, python_mode=False)
+        result, outputs = await self._execute(prepared, argv, RunSpec(limits=limits), writable=True, python_mode=False)
+        if result.status is ExecStatus.OK:
+            prepared.files.update(outputs)
         if result.status in (ExecStatus.OK, ExecStatus.SANDBOX_ERROR):
             return result
         why = {
@@ -283,20 +359,16 @@ class ProcessBackend:
         language = prepared.language
         argv = language.render(language.run, memory_mb=spec.limits.memory_mb) + list(spec.argv)
         python_mode = language.name == "python" and self.options.fast_python
-        return await self._execute(prepared, argv, spec, writable=False, python_mode=python_mode)
+        result, _ = await self._execute(prepared, argv, spec, writable=False, python_mode=python_mode)
+        return result
 
     async def _execute(
         self, prepared: ProcessPrepared, argv: list[str], spec: RunSpec, *, writable: bool, python_mode: bool
-    ) -> ExecResult:
+    ) -> tuple[ExecResult, dict[str, FileEntry]]:
         language = prepared.language
         limits = spec.limits
         argv = [self._toolchain.get(argv[0], argv[0]), *argv[1:]]
         env = {"PATH": bwrap.SAFE_PATH, "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp", **language.env}
-        if not self._isolated:
-            tmp = prepared.job_dir / ".tmp"
-            tmp.mkdir(exist_ok=True)
-            env.update(HOME=str(tmp), TMPDIR=str(tmp))
-            env = {k: v.replace("/tmp", str(tmp)) if k in language.env else v for k, v in env.items()}
         request: dict[str, Any] = {
             "mode": "python" if python_mode else "exec",
             "argv": argv,
@@ -304,29 +376,109 @@ class ProcessBackend:
             "args": list(spec.argv),
             "env": env,
             "stdin": base64.b64encode(spec.stdin.encode("utf-8", errors="surrogateescape")).decode(),
-            "job": prepared.job,
-            "workdir": str(prepared.job_dir),
+            "files": prepared.files,
+            "scratch": str(self._scratch),
             "writable": writable,
             "isolated": self._isolated,
             "address_space_limit": language.address_space_limit,
             "limits": {**limits.model_dump(), "cpu_time_s": limits.effective_cpu_time_s},
         }
-        async with self._semaphore:
-            zygote = self._zygote
-            if zygote is None or not zygote.alive:
-                raise SandboxUnavailable(
-                    f"the sandbox zygote is down: {zygote.failure if zygote else 'not started'}"
-                )
-            report = await zygote.request(request)
-        return to_result(report, limits, address_space_limit=language.address_space_limit)
+        zygote = self._zygote
+        if zygote is None or not zygote.alive:
+            raise SandboxUnavailable(f"the sandbox zygote is down: {zygote.failure if zygote else 'not started'}")
+        cell = await self._cells.get()
+        broken = True
+        try:
+            if cell.zygote is not zygote:
+                raise SandboxUnavailable("the sandbox zygote was replaced")
+            if cell.cgroup is not None:
+                try:
+                    cell.cgroup.apply(limits.memory_mb, limits.max_processes)
+                except OSError as exc:
+                    raise SandboxUnavailable(f"cannot set the run's cgroup limits: {exc}") from exc
+            report = await zygote.run(cell.index, request, timeout_s=limits.wall_time_s)
+            broken = "sandbox_error" in report
+        finally:
+            self._release_cell(cell, broken=broken)
+        outputs: dict[str, FileEntry] = report.pop("outputs", None) or {}
+        return to_result(report, limits, address_space_limit=language.address_space_limit), outputs
+
+    def _spawn_cells(self, zygote: Zygote) -> None:
+        """``max_concurrency`` cells, each with a cgroup of its own, serving one run at a time."""
+        self._cells = asyncio.Queue()
+        self._cgroups.weigh(max(1, self.options.max_concurrency))
+        for index in range(max(1, self.options.max_concurrency)):
+            self._cells.put_nowait(self._new_cell(zygote, index))
+
+    def _new_cell(self, zygote: Zygote, index: int) -> Cell:
+        run_cgroup = None
+        if self._cgroups.available:
+            try:
+                run_cgroup = self._cgroups.create(cpus=self.options.cpus_per_run)
+            except OSError as exc:
+                raise SandboxUnavailable(f"cannot create a run cgroup: {exc}") from exc
+        layout = {"isolated": self._isolated, "cgroup": run_cgroup.layout if run_cgroup is not None else None}
+        try:
+            zygote.spawn_cell(index, layout, run_cgroup.fds if run_cgroup is not None else [])
+        except SandboxUnavailable:
+            if run_cgroup is not None:
+                run_cgroup.close()
+            raise
+        if run_cgroup is not None:
+            run_cgroup.close_fds()
+        return Cell(index, zygote, run_cgroup)
+
+    def _release_cell(self, cell: Cell, *, broken: bool) -> None:
+        zygote = self._zygote
+        if cell.zygote is zygote and zygote is not None and zygote.alive:
+            if broken:
+                self._retire(cell)
+                try:
+                    cell = self._new_cell(zygote, cell.index)
+                except SandboxUnavailable as exc:
+                    log.warning("sandbox process backend: cannot replace a cell: %s", exc)
+                    return
+            self._cells.put_nowait(cell)
+        else:
+            self._retire(cell)
+
+    def _retire(self, cell: Cell) -> None:
+        """Remove a cell's cgroup once its processes are gone (in a thread: it may take a while)."""
+        if cell.cgroup is not None:
+            task = asyncio.ensure_future(asyncio.to_thread(cell.cgroup.close))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+
+@dataclass
+class Cell:
+    """Where one run at a time happens: a process of the zygote's in a cgroup of its own."""
+
+    index: int
+    zygote: Zygote
+    cgroup: cgroups.RunCgroup | None
+
+
+def _program_files(language: Language, program: Program) -> dict[str, FileEntry]:
+    """The program's files as they travel to the supervisor; conflicting names are refused here."""
+    if language.source_name in program.files:
+        raise InvalidRequest(f"{language.source_name} is the main source file; do not pass it in files")
+    files = {language.source_name: program.source, **program.files}
+    directories = {"/".join(name.split("/")[:i]) for name in files for i in range(1, name.count("/") + 1)}
+    clash = sorted(directories & set(files))
+    if clash:
+        raise InvalidRequest(f"{clash[0]!r} is both a file and a directory in files")
+    return {
+        name: [0o644, base64.b64encode(content.encode("utf-8", errors="surrogateescape")).decode()]
+        for name, content in files.items()
+    }
 
 
 @dataclass
 class ProcessPrepared:
     backend: ProcessBackend
     language: Language
-    job: str
-    job_dir: Path
+    files: dict[str, FileEntry]
     compile_result: ExecResult | None = None
 
     async def run(self, spec: RunSpec) -> ExecResult:
@@ -351,7 +503,7 @@ def to_result(report: Mapping[str, Any], limits: Limits, *, address_space_limit:
         cpu_time_s=cpu,
         peak_memory_mb=peak,
         killed_for=_KILLED_FOR.get(str(report.get("verdict", ""))),
-        oom_killed=bool(report.get("oom_killed")),
+        oom_killed=bool(report.get("oom_killed") or report.get("oom_kills")),  # v1/v2 cgroup OOM events
         stderr=stderr,
         start_error=str(report["start_error"]) if report.get("start_error") else None,
     )

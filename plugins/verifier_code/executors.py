@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,11 +23,18 @@ class CodeOptions(BaseModel):
         description="process: run programs in this host (bubblewrap); docker: in warm, locked-down containers "
         "of a local Docker engine (options under `docker`); remote: send them to `urls`.",
     )
-    urls: list[str] = Field(
-        default_factory=list, description="Base URLs of `sandbox serve` instances (remote)."
-    )
+    urls: list[str] = Field(default_factory=list, description="Base URLs of `sandbox serve` instances (remote).")
     isolation: Literal["auto", "bwrap", "none"] = Field(
-        "auto", description="process backend: auto falls back to rlimits only (reported as degraded)."
+        "auto",
+        description="process backend: auto and bwrap need bubblewrap and run no program without it (items "
+        "get null and an error saying how to install it; /readyz says down); none runs programs unisolated "
+        "(trusted code only, logged loudly at startup).",
+    )
+    cgroups: Literal["auto", "required", "off"] = Field(
+        "auto",
+        description="process backend: per-run cgroup limits (memory, CPU time of the whole tree, CPU share, "
+        "processes); auto uses them where the host allows and says when it does not, required runs nothing "
+        "without them.",
     )
     python: str | None = Field(
         None, description="process backend: interpreter for Python programs (a real binary, not a shim)."
@@ -34,16 +42,13 @@ class CodeOptions(BaseModel):
     max_concurrency: int | None = Field(
         None,
         gt=0,
-        description="Programs running at once (process: default CPU count; docker: overrides "
-        "docker.max_containers).",
+        description="Programs running at once (process: default CPU count; docker: overrides docker.max_containers).",
     )
     docker: DockerOptions = Field(
         default_factory=DockerOptions,
         description="docker backend: image, engine URL, pool sizes, per-container CPU/pids/tmpfs sizes.",
     )
-    request_timeout_s: float = Field(
-        600.0, gt=0, description="remote: timeout of one request (all its runs)."
-    )
+    request_timeout_s: float = Field(600.0, gt=0, description="remote: timeout of one request (all its runs).")
 
 
 class LocalExecutor:
@@ -77,11 +82,9 @@ def make_backend(options: CodeOptions) -> Backend:
                 }
             )
         return DockerBackend(docker_options)
-    process_options = ProcessOptions(isolation=options.isolation, python=options.python)
+    process_options = ProcessOptions(isolation=options.isolation, python=options.python, cgroups=options.cgroups)
     if options.max_concurrency is not None:
-        process_options = ProcessOptions(
-            isolation=options.isolation, python=options.python, max_concurrency=options.max_concurrency
-        )
+        process_options = dataclasses.replace(process_options, max_concurrency=options.max_concurrency)
     return ProcessBackend(process_options)
 
 
