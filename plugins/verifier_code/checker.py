@@ -23,6 +23,7 @@ a compile error) makes the item ``null`` + error: a broken judge must not hand o
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import math
 from collections import OrderedDict
@@ -76,7 +77,7 @@ class CheckTask:
     answer: str
     result: CheckVerdict | None = None
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         digest = hashlib.sha256(self.checker.digest.encode())
         for part in (self.input, self.output, self.answer):

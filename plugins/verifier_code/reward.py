@@ -235,6 +235,10 @@ class CodeReward:
                 for job in same:
                     job.final = Score(None, {}, f"sandbox unavailable (checker): {exc}")
                 continue
+            except UnsupportedLanguage as exc:
+                for job in same:
+                    job.final = Score(None, {}, f"the checker cannot run here: {exc}")
+                continue
             except (SandboxFailure, InvalidRequest) as exc:
                 for job in same:
                     job.final = Score(None, {}, f"sandbox error (checker): {exc}")
@@ -257,7 +261,7 @@ class CodeReward:
                 RunSpec(stdin=f"{token}\n{json.dumps({**request, 'args': c.args})}\n", limits=limits)
                 for c in calls
             ]
-            program = Program(language="python", source=HARNESS, files={"solution.py": code})
+            program = Program(language="python", source=HARNESS, files={"solution.py": suite.prelude + code})
         else:
             source = _assemble(suite, code, params.include_prompt)
             request = {"mode": "assert", "entry_point": suite.entry_point}

@@ -54,6 +54,14 @@ CHECKER_KEYS = frozenset({"language", "source", "convention"})
 CODECONTESTS_SPLITS = ("public_tests", "private_tests", "generated_tests")
 LCB_SPLITS = ("public_test_cases", "private_test_cases")
 MAX_DECOMPRESSED = 256 * 1024 * 1024
+# LiveCodeBench's grader runs LeetCode solutions after star imports (their starter code uses List, Optional
+# without importing them); these are the ones such code leans on, in its order (builtins after math, so
+# math.pow does not replace pow).
+LCB_PRELUDE = (
+    "from collections import *\nfrom heapq import *\nfrom bisect import *\nfrom itertools import *\n"
+    "from functools import *\nfrom math import *\nfrom builtins import *\nfrom typing import *\n"
+    "import collections, heapq, bisect, itertools, functools, math, string, re, json, sys\n"
+)
 
 
 def parse_reference(reference: Any) -> Suite:
@@ -309,7 +317,8 @@ def _livecodebench(reference: dict[str, Any], checker: Checker | None) -> Suite:
         _fail("functional LiveCodeBench tests need 'metadata.func_name'")
     # LiveCodeBench's own grader: each input line is one JSON argument, the output one JSON value.
     calls = [CallCase(_json_lines(t["input"], where), _json_value(t["output"], where)) for where, t in tests]
-    return CallSuite(_identifier(name, "'metadata.func_name'"), calls, "LiveCodeBench", unwrap_singleton=False)
+    name = _identifier(name, "'metadata.func_name'")
+    return CallSuite(name, calls, "LiveCodeBench", unwrap_singleton=False, prelude=LCB_PRELUDE)
 
 
 def _json_value(text: Any, where: str) -> Any:

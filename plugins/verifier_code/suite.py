@@ -70,6 +70,8 @@ class CallSuite:
     shape: str = "fn_name"
     unwrap_singleton: bool = True
     """APPS/TACO wrap some expected values in a one-element list; LiveCodeBench does not."""
+    prelude: str = ""
+    """Put before the program (LiveCodeBench's grader gives LeetCode code ``typing`` and friends)."""
 
 
 @dataclass(frozen=True)

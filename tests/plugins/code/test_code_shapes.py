@@ -104,6 +104,8 @@ TWO_SUM = (
     "            seen[x] = i\n"
     "        return []\n"
 )
+# As LeetCode's starter code has it: List without an import (LiveCodeBench's grader provides typing).
+TWO_SUM_NO_IMPORT = TWO_SUM.replace("from typing import List\n", "")
 TWO_SUM_WRONG = "class Solution:\n    def twoSum(self, nums, target):\n        return [0, 1]\n"
 
 LCB_STDIN_ROW = {
@@ -209,10 +211,13 @@ def test_livecodebench_functional_row_with_compressed_private_tests(live: LiveRe
     # Each input line is one JSON argument, as LiveCodeBench's grader reads it.
     assert [c.args for c in suite.cases] == [[[2, 7, 11, 15], 9], [[3, 2, 4], 6]]
     assert [c.expected for c in suite.cases] == [[0, 1], [1, 2]]
-    right, wrong = live.score_all(
-        (fenced(TWO_SUM), LCB_FUNCTIONAL_ROW, {}), (fenced(TWO_SUM_WRONG), LCB_FUNCTIONAL_ROW, {})
+    right, starter, wrong = live.score_all(
+        (fenced(TWO_SUM), LCB_FUNCTIONAL_ROW, {}),
+        (fenced(TWO_SUM_NO_IMPORT), LCB_FUNCTIONAL_ROW, {}),
+        (fenced(TWO_SUM_WRONG), LCB_FUNCTIONAL_ROW, {}),
     )
     assert right.value == 1.0 and right.details["shape"] == "LiveCodeBench"
+    assert starter.value == 1.0
     assert wrong.value == 0.5
 
 
