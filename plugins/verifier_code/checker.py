@@ -9,8 +9,9 @@ What is cached, and why not more: the backend API prepares (compiles) a program 
 ``ExecRequest`` and keeps no binary past it, so a compiled checker cannot be kept between requests. Instead:
 
 - every test of every item in one scoring call that uses the same checker (same content hash) goes into
-  one request: a C++ checker compiles once per batch, not once per test or per item (Python checkers,
-  with nothing to compile, are split into smaller requests that run in parallel);
+  one request, as far as the sandbox's per-program file limits allow (files are named by content, so
+  a group's shared inputs and answers are there once): a C++ checker compiles once per batch, not once
+  per test or per item (Python checkers, with nothing to compile, go in small requests run in parallel);
 - a checker that failed to compile is remembered by content hash, and later items fail fast (null + the
   compiler's message) without compiling it again;
 - verdicts are remembered by (checker hash, input, output, answer) hash: a GRPO group's programs often
@@ -39,8 +40,10 @@ CHECKER_FAILED = 3
 MESSAGE_CHARS = 300
 CACHE_ENTRIES = 20_000
 BROKEN_ENTRIES = 256
-REQUEST_BYTES = 32 * 1024 * 1024
-COMPILED_RUNS = 1_000
+# One checker request stays within what the sandbox accepts of one program (its extra files, their size).
+REQUEST_FILES = 250
+REQUEST_BYTES = 12 * 1024 * 1024
+COMPILED_RUNS = 2_000
 INTERPRETED_RUNS = 8
 
 # Runs the reference's Python checker as __main__ with its argv; an uncaught exception (a bug in the
@@ -181,11 +184,10 @@ class CheckerJudge:
         checker = chunk[0][0].checker
         files: dict[str, str] = {}
         runs: list[RunSpec] = []
-        for n, same in enumerate(chunk):
-            task = same[0]
-            paths = (f"t{n}/input.txt", f"t{n}/output.txt", f"t{n}/answer.txt")
-            files.update(zip(paths, (task.input, task.output, task.answer), strict=True))
-            inp, out, ans = paths
+        for same in chunk:
+            named = _files(same[0])
+            files.update(named)
+            inp, out, ans = named
             argv = [inp, out, ans] if checker.convention == "testlib" else [inp, ans, out]
             runs.append(RunSpec(argv=argv, limits=limits))
         if checker.language == "python":
@@ -223,17 +225,37 @@ class CheckerJudge:
             self._broken.popitem(last=False)
 
 
+def _files(task: CheckTask) -> dict[str, str]:
+    """The task's input, output and answer files, in that order, named by content: the tests' inputs and
+    answers are the same for every item of a group, so one request holds each once."""
+
+    def name(folder: str, text: str) -> str:
+        return f"{folder}/{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:24]}"
+
+    return {
+        name("in", task.input): task.input,
+        name("out", task.output): task.output,
+        name("ans", task.answer): task.answer,
+    }
+
+
 def _chunks(groups: list[list[CheckTask]]) -> list[list[list[CheckTask]]]:
     """Requests for one checker: compiled ones as few as fit (one compile each), interpreted ones small."""
     limit = COMPILED_RUNS if groups[0][0].checker.language == "cpp" else INTERPRETED_RUNS
     chunks: list[list[list[CheckTask]]] = [[]]
+    seen: set[str] = set()
     size = 0
     for same in groups:
-        task = same[0]
-        weight = len(task.input) + len(task.output) + len(task.answer)
-        if chunks[-1] and (len(chunks[-1]) >= limit or size + weight > REQUEST_BYTES):
+        named = _files(same[0])
+        new = {path: text for path, text in named.items() if path not in seen}
+        weight = sum(len(text.encode("utf-8", "surrogatepass")) for text in new.values())
+        full = len(chunks[-1]) >= limit or len(seen) + len(new) > REQUEST_FILES or size + weight > REQUEST_BYTES
+        if chunks[-1] and full:
             chunks.append([])
-            size = 0
+            seen, size = set(), 0
+            new = named
+            weight = sum(len(text.encode("utf-8", "surrogatepass")) for text in new.values())
         chunks[-1].append(same)
+        seen.update(new)
         size += weight
     return chunks

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sandbox.errors import InvalidRequest, SandboxUnavailable, UnsupportedLanguage
 from sandbox.languages import Language, get_language
@@ -217,6 +217,9 @@ class CodeReward:
         except InvalidRequest as exc:  # UnsupportedLanguage included: this backend cannot run it
             job.final = Score(None, {}, str(exc))
             return
+        except ValidationError as exc:  # the sandbox's request limits (sizes, file counts)
+            job.final = Score(None, {}, f"invalid sandbox request: {exc}")
+            return
         sandbox_failure = next((o for o in job.outcomes if o.status == ExecStatus.SANDBOX_ERROR), None)
         if sandbox_failure is not None:
             job.final = Score(None, {}, f"sandbox error: {sandbox_failure.error}")
@@ -239,7 +242,7 @@ class CodeReward:
                 for job in same:
                     job.final = Score(None, {}, f"the checker cannot run here: {exc}")
                 continue
-            except (SandboxFailure, InvalidRequest) as exc:
+            except (SandboxFailure, InvalidRequest, ValidationError) as exc:
                 for job in same:
                     job.final = Score(None, {}, f"sandbox error (checker): {exc}")
                 continue

@@ -80,8 +80,8 @@ def test_checker_output_cannot_be_forged_through_an_echoing_checker(live: LiveRe
 
 PLANT_FILES = """\
 import os
-names = ["answer.txt", "output.txt", "input.txt", "t0/answer.txt", "t0/output.txt", "t1/answer.txt",
-         "../answer.txt", "/tmp/answer.txt", "/tmp/t0/answer.txt"]
+names = ["answer.txt", "output.txt", "input.txt", "ans/answer", "out/output", "in/input", "checker.py",
+         "../answer.txt", "/tmp/answer.txt", "/tmp/ans/answer"]
 for name in names:
     try:
         os.makedirs(os.path.dirname(name) or ".", exist_ok=True)
@@ -96,8 +96,8 @@ STEAL_ANSWER = """\
 import glob, os, sys
 n = int(input())
 found = None
-for pattern in ["answer.txt", "t*/answer.txt", "../*/t*/answer.txt", "../../*/*/t*/answer.txt",
-                "/tmp/**/answer.txt", "/*/t*/answer.txt", "/*/*/t*/answer.txt", "/*/*/*/t*/answer.txt"]:
+for pattern in ["ans/*", "../*/ans/*", "../../*/*/ans/*", "/tmp/**/ans/*", "/*/ans/*", "/*/*/ans/*",
+                "/*/*/*/ans/*"]:
     for path in glob.glob(pattern, recursive=True):
         try:
             text = open(path).read()
@@ -154,8 +154,8 @@ import glob, time
 input()
 deadline = time.monotonic() + 4
 while time.monotonic() < deadline:
-    for pattern in ["../*/t*/answer.txt", "../../*/*/t*/answer.txt", "/tmp/**/answer.txt", "/*/*/t*/answer.txt",
-                    "/*/*/*/t*/answer.txt", "/*/*/*/*/t*/answer.txt"]:
+    for pattern in ["../*/ans/*", "../../*/*/ans/*", "/tmp/**/ans/*", "/*/*/ans/*", "/*/*/*/ans/*",
+                    "/*/*/*/*/ans/*"]:
         for path in glob.glob(pattern, recursive=True):
             try:
                 print("FOUND", path, open(path).read())

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from verifier_code.checker import CheckerJudge
+from verifier_code.suite import Checker
 
 from tests.plugins.code.live import LiveReward, fenced, live_reward
 
@@ -242,3 +243,21 @@ def test_checker_with_groups(live: LiveReward) -> None:
     )
     assert right.value == 1.0
     assert partial.value == pytest.approx(0.4)
+
+
+def test_checker_requests_hold_each_input_and_answer_once_and_stay_within_the_file_limit() -> None:
+    from verifier_code.checker import REQUEST_FILES, CheckTask, _chunks, _files
+
+    checker = Checker("cpp", TESTLIB_CPP, "testlib")
+    tests = [(f"{n}\n", f"1 {n - 1}\n") for n in range(2, 12)]
+
+    def batch(items: int) -> list[list[CheckTask]]:
+        return [[CheckTask(checker, i, f"{k} {i}", a)] for k in range(items) for i, a in tests]
+
+    # A GRPO group of 16 programs, 10 tests: 10 inputs + 10 answers + 160 outputs fit one request.
+    [one] = _chunks(batch(16))
+    assert len(one) == 160
+    assert len({path for same in one for path in _files(same[0])}) == 180
+    chunks = _chunks(batch(40))
+    assert len(chunks) > 1 and sum(len(c) for c in chunks) == 400
+    assert all(len({p for same in c for p in _files(same[0])}) <= REQUEST_FILES for c in chunks)
