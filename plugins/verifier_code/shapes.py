@@ -18,7 +18,6 @@ import io
 import json
 import keyword
 import pickle
-import textwrap
 import zlib
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -234,15 +233,31 @@ def _mbpp(reference: dict[str, Any], checker: Checker | None) -> Suite:
         entry_point = _identifier(reference["entry_point"], "'entry_point'")
     else:
         entry_point = _called_function(asserts, prelude)
-    # The asserts call the function by name: inside check() that name is the candidate, so its results go
-    # through the same plain-value guard as HumanEval's (an object whose __eq__ is always True is refused).
-    body = textwrap.indent("\n".join(asserts), "    ")
-    test = f"{prelude}\n\ndef check(candidate):\n    global {entry_point}\n    {entry_point} = candidate\n{body}\n"
-    return AssertSuite(test, entry_point, "", "MBPP")
+    return AssertSuite(_mbpp_check(prelude + "\n" + "\n".join(asserts), entry_point), entry_point, "", "MBPP")
+
+
+def _mbpp_check(tests: str, entry_point: str) -> str:
+    """A HumanEval-style ``check(candidate)`` running MBPP's setup and asserts in a namespace of their own:
+    the function's name is the candidate (so its results pass the harness's plain-value guard), and of the
+    program's names only those that are not builtins are there (a test may use a class the solution
+    defines, but a module-level ``def set(...)`` does not replace ``set`` for the asserts). Names are
+    reached through ``_B``, bound after the program ran, so a program-level ``exec`` or ``globals`` is not
+    called either."""
+    return (
+        "_B = __builtins__\n"
+        f"_TESTS = {tests!r}\n\n\n"
+        "def check(candidate):\n"
+        "    env = {n: v for n, v in _B.list(_B.globals().items())\n"
+        "           if not n.startswith('__') and not _B.hasattr(_B, n)}\n"
+        "    env['__builtins__'] = _B\n"
+        f"    env[{entry_point!r}] = candidate\n"
+        "    _B.exec(_B.compile(_TESTS, 'mbpp_tests.py', 'exec'), env)\n"
+    )
 
 
 def _called_function(asserts: list[str], prelude: str) -> str:
-    """The one function every assert calls that neither Python nor the setup code defines."""
+    """The one function every assert calls, outermost (``f(Pair(1, 2))`` is ``f``), that neither Python nor
+    the setup code defines."""
     try:
         known = set(dir(builtins)) | _defined_names(ast.parse(prelude))
         trees = [ast.parse(line) for line in asserts]
@@ -250,15 +265,20 @@ def _called_function(asserts: list[str], prelude: str) -> str:
         _fail(f"the MBPP tests are not valid Python: {exc}")
     common: set[str] | None = None
     for tree in trees:
-        called = {
-            node.func.id
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in known
-        }
+        called = _outermost_calls(tree, known)
         common = called if common is None else common & called
     if not common or len(common) != 1:
         _fail(f"cannot tell which function the MBPP tests call ({sorted(common or [])}); give 'entry_point'")
     return common.pop()
+
+
+def _outermost_calls(node: ast.AST, known: set[str]) -> set[str]:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in known:
+        return {node.func.id}
+    found: set[str] = set()
+    for child in ast.iter_child_nodes(node):
+        found |= _outermost_calls(child, known)
+    return found
 
 
 def _defined_names(tree: ast.Module) -> set[str]:

@@ -398,3 +398,53 @@ def test_livecodebench_private_tests_cannot_inflate_without_bound(monkeypatch: p
     payload = base64.b64encode(zlib.compress(pickle.dumps(tests))).decode()
     with pytest.raises(UnusableReference, match="inflates past 1000 bytes"):
         parse_reference({"private_test_cases": payload})
+
+
+def test_mbpp_program_cannot_shadow_a_builtin_the_asserts_use(live: LiveReward) -> None:
+    row = {"test_list": ["assert set(common([1, 2], [2, 3])) == set([2])"], "test_setup_code": ""}
+    cheat = (
+        "class Same:\n    def __eq__(self, other): return True\n"
+        "def set(*args): return Same()\n"
+        "def common(a, b):\n    return []\n"
+    )
+    assert live.score(fenced(cheat), row).value == 0.0
+
+
+def test_mbpp_program_cannot_hide_the_asserts_behind_its_own_exec_or_globals(live: LiveReward) -> None:
+    row = {"test_list": ["assert common([1, 2], [2, 3]) == [2]"], "test_setup_code": ""}
+    cheats = [
+        "def exec(*args, **kwargs): pass\ndef common(a, b):\n    return []\n",
+        "def globals(): return {}\ndef compile(*a, **k): return 'pass'\ndef common(a, b):\n    return []\n",
+        "_B = None\n_TESTS = 'pass'\ndef common(a, b):\n    return []\n",
+    ]
+    assert [s.value for s in live.score_all(*[(fenced(c), row, {}) for c in cheats])] == [0.0, 0.0, 0.0]
+
+
+def test_tests_may_use_a_class_the_solution_defines(live: LiveReward) -> None:
+    # MBPP 601-style: the asserts build objects of a class the solution itself defines.
+    row = {"test_list": ["assert longest([Pair(1, 2), Pair(5, 9)]) == 4"], "test_setup_code": ""}
+    solution = (
+        "class Pair:\n    def __init__(self, a, b):\n        self.a, self.b = a, b\n"
+        "def longest(pairs):\n    return max(p.b - p.a for p in pairs)\n"
+    )
+    assert live.score(fenced(solution), row).value == 1.0
+
+
+REBOUND_BUILTINS = (
+    "import builtins\n"
+    "class Same:\n    def __eq__(self, other): return True\n"
+    "__builtins__ = dict(vars(builtins), abs=lambda x: 0, set=lambda *a: Same())\n"
+)
+
+
+def test_a_rebound_module_builtins_does_not_reach_the_tests(live: LiveReward) -> None:
+    mbpp = {"test_list": ["assert set(common([1, 2], [2, 3])) == set([2])"], "test_setup_code": ""}
+    humaneval = {
+        "test": "def check(candidate):\n    assert abs(candidate(2) - 4.0) < 1e-9\n",
+        "entry_point": "square",
+    }
+    scores = live.score_all(
+        (fenced(REBOUND_BUILTINS + "def common(a, b):\n    return []\n"), mbpp, {}),
+        (fenced(REBOUND_BUILTINS + "def square(x):\n    return 0.0\n"), humaneval, {}),
+    )
+    assert [s.value for s in scores] == [0.0, 0.0]
