@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from sandbox.errors import InvalidRequest, SandboxUnavailable, UnsupportedLanguage
 from sandbox.languages import Language, get_language
@@ -25,7 +25,7 @@ from sandbox.types import (
     Program,
     RunSpec,
 )
-from verifier import Health, RewardItem, Score
+from verifier import Health, ReasoningTags, RewardItem, Score, split_reasoning
 from verifier_code.checker import CheckerJudge, CheckTask, SandboxFailure
 from verifier_code.compare import tokens_match, values_match
 from verifier_code.extract import ExtractMode, extract_program
@@ -40,8 +40,9 @@ MAX_TEST_DETAILS = 50
 HEALTH_INTERVAL_S = 15.0
 
 
-class CodeParams(BaseModel):
-    """Per-request parameters of the ``code`` reward."""
+class CodeParams(ReasoningTags):
+    """Per-request parameters of the ``code`` reward (with the reasoning-tag conventions every reward shares:
+    the program is looked for in the answer, after the reasoning)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -202,7 +203,10 @@ class CodeReward:
             return Score(None, {}, str(exc))
         if not isinstance(suite, StdioSuite) and language.name != "python":
             return Score(None, {}, f"{type(suite).__name__} tests need language python, not {language.name}")
-        code = extract_program(item.completion_text, language, params.extract)
+        answer = split_reasoning(item.completion_text, params).answer
+        if answer is None:  # the reasoning never ended: no answer, whatever code it holds
+            return Score(0.0, {"reason": "no_answer", "language": language.name})
+        code = extract_program(answer, language, params.extract)
         if code is None:
             return Score(0.0, {"reason": "no_code", "language": language.name})
         return Job(params, language, suite, code)
