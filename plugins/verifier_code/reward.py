@@ -1,4 +1,9 @@
-"""The ``code`` reward: run the model's program against the item's tests in the sandbox."""
+"""The ``code`` reward: run the model's program against the item's tests in the sandbox.
+
+One scoring call goes in three phases: every item's program runs (concurrently); then every checker run
+of the batch, grouped by checker so a compiled checker compiles once (``checker.py``); then each item's
+score by its ``scoring`` mode (``scoring.py``). References are read strictly (``shapes.py``).
+"""
 
 from __future__ import annotations
 
