@@ -214,6 +214,9 @@ class CodeReward:
         code = extract_program(answer, language, params.extract)
         if code is None:
             return Score(0.0, {"reason": "no_code", "language": language.name})
+        # Lone surrogates (JSON "\ud800") cannot be written to a source file; the sandbox reads output the
+        # same way, with replacement.
+        code = code.encode("utf-8", "replace").decode("utf-8")
         return Job(params, language, suite, code)
 
     async def _run_program(self, job: Job) -> None:

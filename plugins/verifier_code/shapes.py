@@ -69,6 +69,8 @@ def parse_reference(reference: Any) -> Suite:
         return _parse(reference)
     except UnusableReference as exc:
         raise UnusableReference(f"{exc} (accepted shapes: {ACCEPTED})") from None
+    except RecursionError:
+        raise UnusableReference(f"reference nested too deeply (accepted shapes: {ACCEPTED})") from None
 
 
 def _fail(message: str) -> NoReturn:
@@ -99,6 +101,10 @@ def _list(value: Any, what: str) -> list[Any]:
 def _string(value: Any, what: str) -> str:
     if not isinstance(value, str):
         _fail(f"{what} must be a string, got {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate ("\ud800" in JSON): no file can hold it
+        _fail(f"{what} is not valid Unicode text: {exc.reason} at {exc.start}")
     return value
 
 

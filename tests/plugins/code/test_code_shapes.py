@@ -448,3 +448,23 @@ def test_a_rebound_module_builtins_does_not_reach_the_tests(live: LiveReward) ->
         (fenced(REBOUND_BUILTINS + "def square(x):\n    return 0.0\n"), humaneval, {}),
     )
     assert [s.value for s in scores] == [0.0, 0.0]
+
+
+def test_text_no_file_can_hold_and_nesting_past_the_recursion_limit_fail_closed(live: LiveReward) -> None:
+    lone = "\ud800"  # what JSON "\ud800" decodes to
+    deep = "[" * 100_000 + "]" * 100_000
+    scores = live.score_all(
+        (fenced("print(1)"), {"tests": [{"input": lone, "output": "1"}]}, {}),
+        (
+            fenced("print(1)"),
+            {
+                "tests": [{"input": "", "output": "1"}],
+                "checker": {"language": "python", "source": f"# {lone}", "convention": "testlib"},
+            },
+            {},
+        ),
+        (fenced("print(1)"), deep, {}),
+        (fenced(f"print(1)  # {lone}"), {"tests": [{"input": "", "output": "1"}]}, {}),
+    )
+    assert [s.value for s in scores] == [None, None, None, 1.0]
+    assert all(s.error is not None and "accepted shapes" in s.error for s in scores[:3])
