@@ -196,6 +196,13 @@ FAILING_CHECKERS = {
     "cms_nonzero_exit": ("import sys\nprint(1.0)\nsys.exit(1)", "cms", "python", "exit code 1"),
     "cpp_segfault": ("int main(){ volatile int* p = nullptr; return *p; }", "testlib", "cpp", "runtime_error"),
     "cpp_compile_error": ("int main( {", "testlib", "cpp", "does not compile"),
+    # Debian ships no testlib.h and none is vendored: a checker must be self-contained.
+    "cpp_includes_testlib_h": (
+        '#include "testlib.h"\nint main(int argc, char* argv[]) { registerTestlibCmd(argc, argv); quitf(_ok, "ok"); }',
+        "testlib",
+        "cpp",
+        "does not compile",
+    ),
 }
 
 
