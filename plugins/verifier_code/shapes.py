@@ -304,7 +304,7 @@ def _codecontests(reference: dict[str, Any], checker: Checker | None) -> Suite:
     for split in CODECONTESTS_SPLITS:
         if split not in reference:
             continue
-        tests = _object(reference[split], f"'{split}'")
+        tests = _object(_json(reference[split], f"'{split}'"), f"'{split}'")
         _only(tests, {"input", "output"}, f"'{split}'")
         inputs = _list(tests.get("input", []), f"'{split}.input'")
         outputs = _list(tests.get("output", []), f"'{split}.output'")

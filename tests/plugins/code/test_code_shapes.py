@@ -280,6 +280,10 @@ def test_humaneval_row(live: LiveReward) -> None:
 
 def test_reference_as_json_text() -> None:
     assert isinstance(parse_reference(json.dumps(CODECONTESTS_ROW)), StdioSuite)
+    # Rows exported with each split as JSON text.
+    row = {**CODECONTESTS_ROW, **{k: json.dumps(CODECONTESTS_ROW[k]) for k in ("public_tests", "private_tests")}}
+    suite = parse_reference(row)
+    assert isinstance(suite, StdioSuite) and len(suite.cases) == 4
 
 
 BAD_REFERENCES: dict[str, Any] = {
