@@ -12,7 +12,6 @@ ExtractMode = Literal["auto", "last_block", "first_block", "whole"]
 _FENCE = re.compile(
     r"^[ \t]*(`{3,}|~{3,})[ \t]*([^\s`]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.DOTALL | re.MULTILINE
 )
-_THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 
 
 def fenced_blocks(text: str) -> list[tuple[str, str]]:
@@ -21,12 +20,13 @@ def fenced_blocks(text: str) -> list[tuple[str, str]]:
 
 
 def extract_program(text: str, language: Language, mode: ExtractMode = "auto") -> str | None:
-    """The program to run, or None when the completion holds none.
+    """The program to run from ``text`` (the completion's answer, after the reasoning: see
+    ``verifier.split_reasoning``), or None when it holds none.
 
-    ``auto``: the last block tagged with the language (or untagged), else the whole completion when it has
-    no fences at all (raw code, as HumanEval completions are). Reasoning inside ``<think>`` is ignored.
+    ``auto``: the last block tagged with the language (or untagged), else the whole answer when it has
+    no fences at all (raw code, as HumanEval completions are).
     """
-    answer = _THINK.sub("", text)
+    answer = text
     if mode == "whole":
         return answer if answer.strip() else None
     tags = {language.name, *language.aliases, *language.fence_tags}

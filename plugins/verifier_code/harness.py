@@ -8,8 +8,9 @@ Defences against a program that wants to pass without being right:
   program that exits early (``exit(0)``, ``os._exit(0)``) leaves no verdict, and one that prints a fake
   verdict does not know the token;
 - ``SystemExit`` and every other exception raised by the program or the tests is a failure;
-- builtins and the attributes of every already-imported module are restored after the program ran, so
-  it cannot patch ``abs`` or ``math.isclose`` for the tests;
+- builtins and the attributes of every already-imported module are restored after the program ran, and
+  the module's ``__builtins__`` is reset before the tests run, so it cannot patch ``abs`` or
+  ``math.isclose`` for the tests;
 - every value the program returns must be made of plain built-in types (exact types, not subclasses):
   an object whose ``__eq__`` always returns True is refused before any test compares it. Function-call
   results travel back as JSON and are compared on the host.
@@ -108,6 +109,9 @@ def _asserts(namespace, request, verdict):
     function = namespace.get(entry_point)
     if not callable(function):
         return verdict(status="error", stage="lookup", error=f"no function named {entry_point!r}")
+    # The program may have rebound its module's __builtins__ (to a dict with a fake abs): the tests,
+    # which run in that module, get the real one back.
+    namespace["__builtins__"] = builtins
     try:
         with open("tests.py", encoding="utf-8") as f:
             exec(compile(f.read(), "tests.py", "exec"), namespace)

@@ -18,7 +18,8 @@ def register_rewards(config: PluginConfig) -> list[Reward]:
     return [
         Reward(
             name="code",
-            description="Share of the reference's tests (stdio, asserts, function calls) the program passes",
+            description="Share of the reference's tests (stdio, asserts, function calls; checkers, IOI groups) "
+            "the program passes",
             score=scorer,
             params=CodeParams,
             lifespan=scorer.lifespan,

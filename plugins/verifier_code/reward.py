@@ -1,4 +1,9 @@
-"""The ``code`` reward: run the model's program against the item's tests in the sandbox."""
+"""The ``code`` reward: run the model's program against the item's tests in the sandbox.
+
+One scoring call goes in three phases: every item's program runs (concurrently); then every checker run
+of the batch, grouped by checker so a compiled checker compiles once (``checker.py``); then each item's
+score by its ``scoring`` mode (``scoring.py``). References are read strictly (``shapes.py``).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,10 @@ import json
 import re
 import secrets
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from sandbox.errors import InvalidRequest, SandboxUnavailable, UnsupportedLanguage
 from sandbox.languages import Language, get_language
@@ -25,33 +30,44 @@ from sandbox.types import (
     Program,
     RunSpec,
 )
-from verifier import Health, RewardItem, Score
+from verifier import Health, ReasoningTags, RewardItem, Score, split_reasoning
+from verifier_code.checker import CheckerJudge, CheckTask, SandboxFailure
 from verifier_code.compare import tokens_match, values_match
 from verifier_code.extract import ExtractMode, extract_program
 from verifier_code.harness import HARNESS
 from verifier_code.metrics import PROGRAMS_IN_FLIGHT, record_runs
-from verifier_code.suite import AssertSuite, CallSuite, StdioSuite, Suite, UnusableReference, parse_reference
+from verifier_code.scoring import ScoringMode, combine
+from verifier_code.shapes import parse_reference
+from verifier_code.suite import AssertSuite, CallCase, CallSuite, StdioCase, StdioSuite, Suite, UnusableReference
 
 EXCERPT = 200
 MAX_TEST_DETAILS = 50
 HEALTH_INTERVAL_S = 15.0
 
 
-class CodeParams(BaseModel):
-    """Per-request parameters of the ``code`` reward."""
+class CodeParams(ReasoningTags):
+    """Per-request parameters of the ``code`` reward (with the reasoning-tag conventions every reward shares:
+    the program is looked for in the answer, after the reasoning)."""
 
     model_config = ConfigDict(extra="forbid")
 
     language: str = Field(
-        "python", description="Language of the program (python, cpp, java, javascript, ...)."
+        "python",
+        description="Language of the program (python, cpp, java, javascript, ...). When not given, a "
+        "reference that names its language (open-r1's verification_info) decides.",
     )
     extract: ExtractMode = Field(
         "auto",
         description="auto: last fenced block of the language, else the raw completion if it has no fences; "
         "last_block / first_block: that fenced block or nothing; whole: the completion as is.",
     )
-    scoring: Literal["fraction", "all_or_nothing"] = Field(
-        "fraction", description="Score = share of tests passed, or 1/0."
+    scoring: ScoringMode = Field(
+        "fraction",
+        description="fraction: mean test score; all_or_nothing: 1/0; weighted: by the tests' weights; groups: "
+        "IOI subtasks, a group earns its weight only when all its tests pass (weights from the reference).",
+    )
+    compile_error_score: float = Field(
+        0.0, ge=-100.0, le=1.0, description="Score of a program that does not compile (may be negative)."
     )
     stop_on_first_failure: bool = Field(
         False,
@@ -62,6 +78,10 @@ class CodeParams(BaseModel):
     )
     time_limit_s: float = Field(5.0, gt=0, le=300, description="Wall-time limit of each test run.")
     memory_mb: int = Field(512, gt=0, le=16384, description="Memory limit of each test run.")
+    checker_time_limit_s: float = Field(
+        10.0, gt=0, le=300, description="Wall-time limit of each checker run (reported apart)."
+    )
+    checker_memory_mb: int = Field(1024, gt=0, le=16384, description="Memory limit of each checker run.")
     max_tests: int | None = Field(None, gt=0, description="Run only the first N tests.")
     include_prompt: Literal["auto", "always", "never"] = Field(
         "auto",
@@ -83,10 +103,32 @@ class Outcome:
     passed: bool
     status: str
     time_s: float
+    _: KW_ONLY
     input: str = ""
     expected: str = ""
     got: str = ""
     error: str = ""
+    score: float = field(default=0.0, init=False)
+    checker_time_s: float | None = field(default=None, init=False)
+    message: str = field(default="", init=False)
+
+    def __post_init__(self) -> None:
+        if self.passed:
+            self.score = 1.0
+
+
+@dataclass
+class Job:
+    """One item on its way through the phases of a scoring call: run the program, check, score."""
+
+    params: CodeParams
+    language: Language
+    suite: Suite
+    code: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    compile_error: str | None = None
+    checks: list[tuple[int, CheckTask]] = field(default_factory=list)
+    final: Score | None = None
 
 
 def _cut(text: str, size: int = EXCERPT) -> str:
@@ -98,6 +140,7 @@ class CodeReward:
 
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
+        self.checkers = CheckerJudge(executor)
         self._health = Health("ok", "not checked yet")
         self._monitor: asyncio.Task[None] | None = None
 
@@ -136,37 +179,90 @@ class CodeReward:
     # ------------------------------------------------------------------ scoring
 
     async def __call__(self, items: Sequence[RewardItem]) -> list[Score]:
-        return list(await asyncio.gather(*(self.score_one(item) for item in items)))
+        """All items' programs run concurrently; then every checker run of the batch, grouped by checker
+        (one compile per distinct checker); then each item's score."""
+        jobs = [self._job(item) for item in items]
+        runnable = [job for job in jobs if isinstance(job, Job)]
+        await asyncio.gather(*(self._run_program(job) for job in runnable))
+        await self._check([job for job in runnable if job.final is None and job.checks])
+        return [job if isinstance(job, Score) else job.final or self._verdict(job) for job in jobs]
 
     async def score_one(self, item: RewardItem) -> Score:
+        [result] = await self([item])
+        return result
+
+    def _job(self, item: RewardItem) -> Job | Score:
         params = item.params if isinstance(item.params, CodeParams) else CodeParams()
         try:
-            language = get_language(params.language)
             suite = parse_reference(item.reference)
+            language = get_language(params.language)
+            named = suite.language if isinstance(suite, StdioSuite) else None
+            if named is not None:
+                wanted = get_language(named)
+                if "language" in params.model_fields_set and wanted.name != language.name:
+                    return Score(
+                        None, {}, f"the reference's tests are for {wanted.name}, the params ask for {language.name}"
+                    )
+                language = wanted
         except (UnsupportedLanguage, UnusableReference) as exc:
             return Score(None, {}, str(exc))
         if not isinstance(suite, StdioSuite) and language.name != "python":
             return Score(None, {}, f"{type(suite).__name__} tests need language python, not {language.name}")
-        code = extract_program(item.completion_text, language, params.extract)
+        answer = split_reasoning(item.completion_text, params).answer
+        if answer is None:  # the reasoning never ended: no answer, whatever code it holds
+            return Score(0.0, {"reason": "no_answer", "language": language.name})
+        code = extract_program(answer, language, params.extract)
         if code is None:
             return Score(0.0, {"reason": "no_code", "language": language.name})
+        # Lone surrogates (JSON "\ud800") cannot be written to a source file; the sandbox reads output the
+        # same way, with replacement.
+        code = code.encode("utf-8", "replace").decode("utf-8")
+        return Job(params, language, suite, code)
+
+    async def _run_program(self, job: Job) -> None:
         try:
-            outcomes, compile_error = await self._run_suite(suite, code, language, params)
+            job.outcomes, job.compile_error = await self._run_suite(job)
         except SandboxUnavailable as exc:
             self._health = Health("down", str(exc))
-            return Score(None, {}, f"sandbox unavailable: {exc}")
-        except UnsupportedLanguage as exc:
-            return Score(None, {}, str(exc))
-        except (InvalidRequest, ValidationError) as exc:  # the sandbox cannot run this item as asked
-            return Score(None, {}, f"invalid sandbox request: {exc}")
-        sandbox_failure = next((o for o in outcomes if o.status == ExecStatus.SANDBOX_ERROR), None)
+            job.final = Score(None, {}, f"sandbox unavailable: {exc}")
+            return
+        except InvalidRequest as exc:  # UnsupportedLanguage included: this backend cannot run it
+            job.final = Score(None, {}, str(exc))
+            return
+        except ValidationError as exc:  # the sandbox's request limits (sizes, file counts)
+            job.final = Score(None, {}, f"invalid sandbox request: {exc}")
+            return
+        sandbox_failure = next((o for o in job.outcomes if o.status == ExecStatus.SANDBOX_ERROR), None)
         if sandbox_failure is not None:
-            return Score(None, {}, f"sandbox error: {sandbox_failure.error}")
-        return self._verdict(outcomes, compile_error, language, params)
+            job.final = Score(None, {}, f"sandbox error: {sandbox_failure.error}")
 
-    async def _run_suite(
-        self, suite: Suite, code: str, language: Language, params: CodeParams
-    ) -> tuple[list[Outcome], str | None]:
+    async def _check(self, jobs: list[Job]) -> None:
+        by_limits: dict[Limits, list[Job]] = {}
+        for job in jobs:
+            limits = Limits(wall_time_s=job.params.checker_time_limit_s, memory_mb=job.params.checker_memory_mb)
+            by_limits.setdefault(limits, []).append(job)
+        for limits, same in by_limits.items():
+            tasks = [task for job in same for _, task in job.checks]
+            try:
+                await self.checkers.judge(tasks, limits)
+            except SandboxUnavailable as exc:
+                self._health = Health("down", str(exc))
+                for job in same:
+                    job.final = Score(None, {}, f"sandbox unavailable (checker): {exc}")
+                continue
+            except UnsupportedLanguage as exc:
+                for job in same:
+                    job.final = Score(None, {}, f"the checker cannot run here: {exc}")
+                continue
+            except (SandboxFailure, InvalidRequest, ValidationError) as exc:
+                for job in same:
+                    job.final = Score(None, {}, f"sandbox error (checker): {exc}")
+                continue
+            for job in same:
+                _apply_checks(job)
+
+    async def _run_suite(self, job: Job) -> tuple[list[Outcome], str | None]:
+        suite, code, language, params = job.suite, job.code, job.language, job.params
         limits = Limits(wall_time_s=params.time_limit_s, memory_mb=params.memory_mb)
         token = secrets.token_hex(16)
         if isinstance(suite, StdioSuite):
@@ -180,7 +276,7 @@ class CodeReward:
                 RunSpec(stdin=f"{token}\n{json.dumps({**request, 'args': c.args})}\n", limits=limits)
                 for c in calls
             ]
-            program = Program(language="python", source=HARNESS, files={"solution.py": code})
+            program = Program(language="python", source=HARNESS, files={"solution.py": suite.prelude + code})
         else:
             source = _assemble(suite, code, params.include_prompt)
             request = {"mode": "assert", "entry_point": suite.entry_point}
@@ -202,34 +298,51 @@ class CodeReward:
         outcomes: list[Outcome] = []
         for index, result in enumerate(response.runs):
             if isinstance(suite, StdioSuite):
-                outcomes.append(_stdio_outcome(result, suite.cases[index], params))
+                case = suite.cases[index]
+                if suite.checker is not None and result.status is ExecStatus.OK:
+                    task = CheckTask(suite.checker, case.input, result.stdout, case.output or "")
+                    job.checks.append((index, task))
+                    outcomes.append(Outcome(False, "checking", result.wall_time_s, **_excerpt(case, result)))
+                else:
+                    outcomes.append(_stdio_outcome(result, case, params))
             elif isinstance(suite, CallSuite):
-                outcomes.append(_call_outcome(result, suite.cases[index], token, params))
+                outcomes.append(_call_outcome(result, suite.cases[index], token, params, suite.unwrap_singleton))
             else:
                 outcomes.append(_assert_outcome(result, token))
         total = len(runs)
         outcomes += [Outcome(False, "not_run", 0.0) for _ in range(total - len(outcomes))]
         return outcomes, compile_error
 
-    def _verdict(
-        self, outcomes: list[Outcome], compile_error: str | None, language: Language, params: CodeParams
-    ) -> Score:
+    def _verdict(self, job: Job) -> Score:
+        params, outcomes = job.params, job.outcomes
         passed = sum(o.passed for o in outcomes)
         total = len(outcomes)
-        value = passed / total
-        if params.scoring == "all_or_nothing":
-            value = float(passed == total)
         details: dict[str, Any] = {
-            "language": language.name,
+            "language": job.language.name,
+            "shape": job.suite.shape,
             "passed": passed,
             "total": total,
-            "tests": [
-                {"status": o.status, "time_s": round(o.time_s, 4)} for o in outcomes[:MAX_TEST_DETAILS]
-            ],
+            "tests": [_test_detail(o) for o in outcomes[:MAX_TEST_DETAILS]],
+            "time_s": round(sum(o.time_s for o in outcomes), 4),
         }
-        if compile_error is not None:
+        if job.compile_error is not None:
             details["reason"] = "compile_error"
-            details["compile_error"] = compile_error
+            details["compile_error"] = job.compile_error
+            return Score(params.compile_error_score, details)
+        cases = None if isinstance(job.suite, AssertSuite) else job.suite.cases[:total]
+        try:
+            value, extra = combine([o.score for o in outcomes], cases, params.scoring)
+        except UnusableReference as exc:
+            return Score(None, details, str(exc))
+        details.update(extra)
+        if job.checks:
+            checked = [task.result for _, task in job.checks if task.result is not None]
+            details["checker"] = {
+                "convention": job.checks[0][1].checker.convention,
+                "language": job.checks[0][1].checker.language,
+                "time_s": round(sum(r.time_s for r in checked), 4),
+                "cached": sum(r.cached for r in checked),
+            }
         failure = next(((i, o) for i, o in enumerate(outcomes) if not o.passed), None)
         if failure is not None:
             index, outcome = failure
@@ -241,7 +354,38 @@ class CodeReward:
                 "got": outcome.got,
                 "error": outcome.error,
             }
+            if outcome.message:
+                details["first_failure"]["checker_message"] = outcome.message
         return Score(value, details)
+
+
+def _test_detail(outcome: Outcome) -> dict[str, Any]:
+    detail: dict[str, Any] = {"status": outcome.status, "time_s": round(outcome.time_s, 4)}
+    if outcome.checker_time_s is not None:
+        detail["checker_time_s"] = round(outcome.checker_time_s, 4)
+    if 0.0 < outcome.score < 1.0:
+        detail["score"] = outcome.score
+    return detail
+
+
+def _excerpt(case: StdioCase, result: ExecResult) -> dict[str, str]:
+    return {"input": _cut(case.input), "expected": _cut(case.output or ""), "got": _cut(result.stdout)}
+
+
+def _apply_checks(job: Job) -> None:
+    """Put the checkers' verdicts into the outcomes; any checker failure makes the item null + error."""
+    for index, task in job.checks:
+        verdict = task.result
+        if verdict is None or verdict.score is None:
+            error = verdict.error if verdict is not None else "no verdict"
+            job.final = Score(None, {"shape": job.suite.shape}, f"checker failed on test {index}: {error}")
+            return
+        outcome = job.outcomes[index]
+        outcome.score = verdict.score
+        outcome.passed = verdict.score >= 1.0
+        outcome.status = "passed" if outcome.passed else verdict.verdict
+        outcome.checker_time_s = verdict.time_s
+        outcome.message = verdict.message
 
 
 def _assemble(suite: AssertSuite, code: str, include_prompt: str) -> str:
@@ -260,11 +404,11 @@ def _failed_run(result: ExecResult, **fields: str) -> Outcome:
     return Outcome(False, result.status.value, result.wall_time_s, error=_cut(error, 500), **fields)
 
 
-def _stdio_outcome(result: ExecResult, case: Any, params: CodeParams) -> Outcome:
-    excerpt = {"input": _cut(case.input), "expected": _cut(case.output), "got": _cut(result.stdout)}
+def _stdio_outcome(result: ExecResult, case: StdioCase, params: CodeParams) -> Outcome:
+    excerpt = _excerpt(case, result)
     if result.status is not ExecStatus.OK:
         return _failed_run(result, **excerpt)
-    if tokens_match(result.stdout, case.output, params.float_tolerance):
+    if case.output is not None and tokens_match(result.stdout, case.output, params.float_tolerance):
         return Outcome(True, "passed", result.wall_time_s)
     return Outcome(False, "wrong_answer", result.wall_time_s, **excerpt)
 
@@ -281,7 +425,9 @@ def _harness_verdict(result: ExecResult, token: str) -> dict[str, Any] | None:
     return None
 
 
-def _call_outcome(result: ExecResult, case: Any, token: str, params: CodeParams) -> Outcome:
+def _call_outcome(
+    result: ExecResult, case: CallCase, token: str, params: CodeParams, unwrap_singleton: bool
+) -> Outcome:
     excerpt = {"input": _cut(json.dumps(case.args)), "expected": _cut(json.dumps(case.expected))}
     verdict = _harness_verdict(result, token)
     if result.status is not ExecStatus.OK or verdict is None:
@@ -296,7 +442,8 @@ def _call_outcome(result: ExecResult, case: Any, token: str, params: CodeParams)
     value = verdict.get("value")
     expected = case.expected
     ok = values_match(value, expected, params.float_tolerance) or (
-        isinstance(expected, list)
+        unwrap_singleton
+        and isinstance(expected, list)
         and len(expected) == 1
         and values_match(value, expected[0], params.float_tolerance)
     )

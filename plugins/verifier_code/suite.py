@@ -1,19 +1,20 @@
-"""Reading the tests out of an item's ``reference``: stdin/stdout cases, assert-style, function calls.
+"""What the ``code`` reward runs: the tests read out of an item's ``reference``, as plain data.
 
-Accepted shapes (a JSON string holding one of these is parsed first):
-
-- stdin/stdout: ``{"tests": [{"input": "1 2\\n", "output": "3\\n"}, ...]}`` or APPS/TACO's
-  ``{"inputs": [...], "outputs": [...]}`` (an ``"input_output"`` key holding it is unwrapped);
-- function calls (LeetCode/TACO ``fn_name``):
-  ``{"fn_name": "add", "inputs": [[1, 2], ...], "outputs": [3, ...]}``;
-- assert-style (HumanEval): ``{"test": "def check(candidate): ...", "entry_point": "add", "prompt": "..."}``.
+``shapes.parse_reference`` builds these from the layouts datasets use; everything here is already checked
+(types, keys, weights), so the reward never guesses. Weights and groups come from the reference only: the
+completion cannot reach them.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from typing import Any
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+CheckerConvention = Literal["testlib", "cms"]
+CheckerLanguage = Literal["python", "cpp"]
 
 
 class UnusableReference(ValueError):
@@ -23,24 +24,54 @@ class UnusableReference(ValueError):
 @dataclass(frozen=True)
 class StdioCase:
     input: str
-    output: str
+    output: str | None
+    """None only for problems with a checker, which may omit the answer (the answer file is then empty)."""
+    group: str | None = None
+    weight: float | None = None
 
 
 @dataclass(frozen=True)
 class CallCase:
     args: list[Any]
     expected: Any
+    group: str | None = None
+    weight: float | None = None
+
+
+@dataclass(frozen=True)
+class Checker:
+    """A special judge from the reference. testlib: ``checker input output answer``, verdict by exit code;
+    CMS: ``checker input answer output``, score in [0, 1] on stdout. Message on stderr in both."""
+
+    language: CheckerLanguage
+    source: str
+    convention: CheckerConvention
+
+    @property
+    def digest(self) -> str:
+        """Content hash: one compile per distinct checker, one cache entry per distinct verdict."""
+        text = f"{self.language}\0{self.convention}\0{self.source}"
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)
 class StdioSuite:
     cases: list[StdioCase]
+    shape: str = "tests"
+    checker: Checker | None = None
+    language: str | None = None
+    """The language the reference asks for (open-r1's ``verification_info.language``), if it names one."""
 
 
 @dataclass(frozen=True)
 class CallSuite:
     fn_name: str
     cases: list[CallCase]
+    shape: str = "fn_name"
+    unwrap_singleton: bool = True
+    """APPS/TACO wrap some expected values in a one-element list; LiveCodeBench does not."""
+    prelude: str = ""
+    """Put before the program (LiveCodeBench's grader gives LeetCode code ``typing`` and friends)."""
 
 
 @dataclass(frozen=True)
@@ -48,53 +79,46 @@ class AssertSuite:
     test: str
     entry_point: str
     prompt: str = ""
+    shape: str = "humaneval"
 
 
 Suite = StdioSuite | CallSuite | AssertSuite
+Case = StdioCase | CallCase
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, list):
-        return "\n".join(str(v) for v in value)
+@dataclass(frozen=True)
+class Group:
+    name: str
+    weight: float
+    members: list[int] = field(default_factory=list)
+
+
+def check_weight(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise UnusableReference(f"{where}: 'weight' must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def check_group(value: Any, where: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise UnusableReference(f"{where}: 'group' must be a string or an integer, got {value!r}")
     return str(value)
 
 
-def parse_reference(reference: Any) -> Suite:
-    if isinstance(reference, str):
-        try:
-            reference = json.loads(reference)
-        except ValueError as exc:
-            raise UnusableReference(f"reference is a string but not JSON: {exc}") from exc
-    if not isinstance(reference, dict):
-        raise UnusableReference(f"reference must be an object with tests, got {type(reference).__name__}")
-    if "input_output" in reference:
-        inner = reference["input_output"]
-        return parse_reference(inner if isinstance(inner, dict | str) else {})
-    if "test" in reference and "entry_point" in reference:
-        return AssertSuite(
-            str(reference["test"]), str(reference["entry_point"]), str(reference.get("prompt", ""))
-        )
-    if "tests" in reference:
-        tests = reference["tests"]
-        if not isinstance(tests, list) or not all(isinstance(t, dict) for t in tests):
-            raise UnusableReference("'tests' must be a list of {input, output} objects")
-        cases = [StdioCase(_text(t.get("input", "")), _text(t.get("output", ""))) for t in tests]
-    elif "inputs" in reference and "outputs" in reference:
-        inputs, outputs = reference["inputs"], reference["outputs"]
-        if not isinstance(inputs, list) or not isinstance(outputs, list) or len(inputs) != len(outputs):
-            raise UnusableReference("'inputs' and 'outputs' must be lists of the same length")
-        if reference.get("fn_name"):
-            calls = [
-                CallCase(i if isinstance(i, list) else [i], o) for i, o in zip(inputs, outputs, strict=True)
-            ]
-            if not calls:
-                raise UnusableReference("no test cases")
-            return CallSuite(str(reference["fn_name"]), calls)
-        cases = [StdioCase(_text(i), _text(o)) for i, o in zip(inputs, outputs, strict=True)]
-    else:
-        raise UnusableReference(
-            "reference has no tests ('tests', 'inputs'/'outputs', or 'test'+'entry_point')"
-        )
-    if not cases:
-        raise UnusableReference("no test cases")
-    return StdioSuite(cases)
+def groups_of(cases: Sequence[Case]) -> list[Group]:
+    """The subtasks, in order of first appearance. A test without a group is a group of its own. A group's
+    weight is the weight its tests carry (they must agree; none given: 1)."""
+    groups: dict[str, Group] = {}
+    declared: dict[str, float] = {}
+    for index, case in enumerate(cases):
+        name = case.group if case.group is not None else f"#{index}"
+        group = groups.setdefault(name, Group(name, 1.0))
+        group.members.append(index)
+        if case.weight is not None:
+            if name in declared and declared[name] != case.weight:
+                raise UnusableReference(
+                    f"group {name!r}: its tests give different weights ({declared[name]:g} and "
+                    f"{case.weight:g}); give the group's weight on its tests, the same on each"
+                )
+            declared[name] = case.weight
+    return [Group(g.name, declared.get(g.name, 1.0), g.members) for g in groups.values()]

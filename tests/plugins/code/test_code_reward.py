@@ -16,7 +16,7 @@ from verifier_code.reward import CodeParams, CodeReward
 
 from sandbox.languages import get_language
 from sandbox.process import ProcessBackend, ProcessOptions
-from verifier import RewardItem, Score
+from verifier import RewardItem, Score, split_reasoning
 from verifier.registry import RewardRegistry, create_plugin_manager
 from verifier.schemas import VerifyRequest
 from verifier.scoring import BatchScorer
@@ -180,7 +180,8 @@ def test_extraction_prefers_the_last_block_of_the_language() -> None:
     text = "```python\nprint(1)\n```\n```cpp\nint main(){}\n```\n```py\nprint(2)\n```"
     assert extract_program(text, get_language("python")) == "print(2)\n"
     assert extract_program(text, get_language("cpp")) == "int main(){}\n"
-    assert extract_program("<think>```python\nprint(0)\n```</think>raw", get_language("python")) == "raw"
+    answer = split_reasoning("<think>```python\nprint(0)\n```</think>raw").answer
+    assert answer is not None and extract_program(answer, get_language("python")) == "raw"
 
 
 def test_token_and_value_comparison() -> None:
