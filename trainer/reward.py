@@ -3,6 +3,8 @@
     from trainer import RemoteReward
     trainer = GRPOTrainer(..., reward_funcs=[RemoteReward("math"), RemoteReward("format")],
                           args=GRPOConfig(..., reward_weights=[1.0, 0.2]))
+    # or one server-side preset of rewards, weights and params (GET /v1/profiles):
+    trainer = GRPOTrainer(..., reward_funcs=[RemoteReward(profile="r1-distill")])
 
 TRL calls it with the batch's prompts, completions and completion ids, plus every dataset column as a keyword
 argument; it builds one verifier item per completion (see ``trainer.columns`` for the column mapping), sends
@@ -22,7 +24,7 @@ from typing import Any, Literal
 import orjson
 
 from trainer.columns import DEFAULT_COLUMNS, ColumnMap
-from trainer.errors import VerifierUnreachableError
+from trainer.errors import RemoteRewardError, VerifierUnreachableError
 from trainer.transport import VerifierPool
 from verifier.client import DEFAULT_URL
 from verifier.schemas import ItemResult, Params, RewardInfo, Weights
@@ -40,6 +42,9 @@ class RemoteReward:
     Args:
         rewards: a reward name, a list of names (weight 1 each) or a mapping of name to weight. With several,
             the value returned per completion is the verifier's weighted sum of the rewards that apply.
+            Optional with ``profile`` (then they replace the profile's rewards).
+        profile: a reward profile of the verifier: its rewards, weights and params (``params`` here override
+            the profile's field by field).
         urls: one verifier URL or several (replicas): batches are spread over them and fail over between them.
         name: what TRL logs this function as (``rewards/<name>/mean``); defaults to the reward name, or the
             names joined with ``+``.
@@ -56,9 +61,10 @@ class RemoteReward:
 
     def __init__(
         self,
-        rewards: str | Sequence[str] | Mapping[str, float],
+        rewards: str | Sequence[str] | Mapping[str, float] | None = None,
         urls: str | Sequence[str] = DEFAULT_URL,
         *,
+        profile: str | None = None,
         name: str | None = None,
         params: Params | None = None,
         columns: Mapping[str, str] | None = None,
@@ -71,15 +77,19 @@ class RemoteReward:
         send_prompt: bool = True,
         log_details: bool = True,
     ) -> None:
-        self.rewards: Weights = [rewards] if isinstance(rewards, str) else _weights(rewards)
-        self.reward_names = list(self.rewards)
-        if not self.reward_names:
+        self.rewards: Weights | None = (
+            None if rewards is None else [rewards] if isinstance(rewards, str) else _weights(rewards)
+        )
+        self.profile = profile
+        if self.rewards is None and profile is None:
+            raise ValueError("RemoteReward needs a reward name or a profile")
+        if self.rewards is not None and not self.rewards:
             raise ValueError("RemoteReward needs at least one reward name")
         if on_error not in ("raise", "skip"):
             raise ValueError("on_error is 'raise' or 'skip'")
         if chunk_size < 1 or max_concurrency < 1:
             raise ValueError("chunk_size and max_concurrency must be at least 1")
-        self.__name__ = name or "+".join(self.reward_names)
+        self.__name__ = name or ("+".join(self.rewards) if self.rewards is not None else str(profile))
         self.params = params
         self.columns = ColumnMap(dict(DEFAULT_COLUMNS if columns is None else columns))
         self.chunk_size = chunk_size
@@ -94,10 +104,27 @@ class RemoteReward:
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._schemas: dict[str, RewardInfo] | None = None
+        self._profile_rewards: list[str] | None = None
+
+    @property
+    def reward_names(self) -> list[str]:
+        """The rewards each completion gets: the given ones, else the profile's (asked of the verifier once)."""
+        if self.rewards is not None:
+            return list(self.rewards)
+        with self._lock:
+            if self._profile_rewards is None:
+                offered = {info.name: info for info in self.pool.profiles()}
+                info = offered.get(str(self.profile))
+                if info is None:
+                    raise RemoteRewardError(
+                        f"the verifier has no profile {self.profile!r}; it offers {', '.join(sorted(offered))}"
+                    )
+                self._profile_rewards = list(info.rewards)
+            return list(self._profile_rewards)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for key in ("_lock", "_executor", "_schemas"):
+        for key in ("_lock", "_executor", "_schemas", "_profile_rewards"):
             del state[key]
         return state
 
@@ -106,7 +133,8 @@ class RemoteReward:
         self._init_runtime()
 
     def __repr__(self) -> str:
-        return f"RemoteReward({self.rewards!r}, urls={self.pool.urls!r}, name={self.__name__!r})"
+        profile = f", profile={self.profile!r}" if self.profile is not None else ""
+        return f"RemoteReward({self.rewards!r}, urls={self.pool.urls!r}{profile}, name={self.__name__!r})"
 
     def __call__(
         self,
@@ -161,7 +189,7 @@ class RemoteReward:
 
     def _score_chunk(self, items: list[dict[str, Any]]) -> list[ItemResult] | None:
         try:
-            response = self.pool.verify(items, rewards=self.rewards, params=self.params)
+            response = self.pool.verify(items, rewards=self.rewards, params=self.params, profile=self.profile)
         except VerifierUnreachableError:
             if self.on_error == "raise":
                 raise
@@ -202,8 +230,9 @@ class RemoteReward:
             log_metric(f"verifier/{self.__name__}/error_fraction", errored / max(len(results), 1))
         if not self.log_details or log_extra is None:
             return
-        if len(self.reward_names) > 1:
-            for reward in self.reward_names:
+        names = self.reward_names
+        if len(names) > 1:
+            for reward in names:
                 log_extra(reward, [None if r is None else r.scores.get(reward) for r in results])
         log_extra(f"{self.__name__} details", [_details_text(r) for r in results])
 

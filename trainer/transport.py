@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from trainer.errors import RemoteRewardError, VerifierUnreachableError
 from verifier.client import VerifierClient, VerifierHTTPError, VerifierUnavailableError
-from verifier.schemas import Item, Params, RewardInfo, VerifyResponse, Weights
+from verifier.schemas import Item, Params, ProfileInfo, RewardInfo, VerifyResponse, Weights
 
 T = TypeVar("T")
 
@@ -73,9 +73,16 @@ class VerifierPool:
         rewards: Weights | None = None,
         params: Params | None = None,
         group_size: int | None = None,
+        profile: str | None = None,
     ) -> VerifyResponse:
         """Score a batch on the first URL that answers; one result per item, in order."""
-        return self._call(lambda c: c.verify(items, rewards=rewards, params=params, group_size=group_size))
+        return self._call(
+            lambda c: c.verify(items, rewards=rewards, params=params, group_size=group_size, profile=profile)
+        )
+
+    def profiles(self) -> list[ProfileInfo]:
+        """The reward profiles the verifier offers."""
+        return self._call(lambda c: c.profiles())
 
     def rewards(self) -> list[RewardInfo]:
         """The rewards the verifier offers, with their params schemas."""

@@ -22,6 +22,8 @@ from verifier.schemas import (
     HealthResponse,
     Item,
     Params,
+    ProfileInfo,
+    ProfilesResponse,
     RewardInfo,
     RewardsResponse,
     VerifyResponse,
@@ -55,11 +57,14 @@ def encode_verify(
     params: Params | None = None,
     group_size: int | None = None,
     scale_rewards: str = "group",
+    profile: str | None = None,
 ) -> bytes:
     """The JSON body of a ``/v1/verify`` request."""
     body: dict[str, Any] = {
         "items": [i.model_dump(exclude_none=True) if isinstance(i, Item) else i for i in items],
     }
+    if profile is not None:
+        body["profile"] = profile
     if rewards is not None:
         body["rewards"] = rewards
     if params is not None:
@@ -127,13 +132,17 @@ class VerifierClient(_Base):
         params: Params | None = None,
         group_size: int | None = None,
         scale_rewards: str = "group",
+        profile: str | None = None,
     ) -> VerifyResponse:
         """Score a batch; one result per item, in order."""
-        body = encode_verify(items, rewards, params, group_size, scale_rewards)
+        body = encode_verify(items, rewards, params, group_size, scale_rewards, profile)
         return VerifyResponse.model_validate_json(self._request("POST", "/v1/verify", body).content)
 
     def rewards(self) -> list[RewardInfo]:
         return RewardsResponse.model_validate_json(self._request("GET", "/v1/rewards").content).rewards
+
+    def profiles(self) -> list[ProfileInfo]:
+        return ProfilesResponse.model_validate_json(self._request("GET", "/v1/profiles").content).profiles
 
     def ready(self) -> HealthResponse:
         """The ``/readyz`` report (also when it is 503)."""
@@ -185,15 +194,21 @@ class AsyncVerifierClient(_Base):
         params: Params | None = None,
         group_size: int | None = None,
         scale_rewards: str = "group",
+        profile: str | None = None,
     ) -> VerifyResponse:
         """Score a batch; one result per item, in order."""
-        body = encode_verify(items, rewards, params, group_size, scale_rewards)
+        body = encode_verify(items, rewards, params, group_size, scale_rewards, profile)
         return VerifyResponse.model_validate_json((await self._request("POST", "/v1/verify", body)).content)
 
     async def rewards(self) -> list[RewardInfo]:
         return RewardsResponse.model_validate_json(
             (await self._request("GET", "/v1/rewards")).content
         ).rewards
+
+    async def profiles(self) -> list[ProfileInfo]:
+        return ProfilesResponse.model_validate_json(
+            (await self._request("GET", "/v1/profiles")).content
+        ).profiles
 
     async def ready(self) -> HealthResponse:
         response = await self._http.get("/readyz")

@@ -4,8 +4,11 @@
     ├── ExposureError             refusing to serve a network address without API keys (startup)
     ├── PluginError               a plugin cannot be loaded or registered something invalid (startup)
     │   └── DuplicateRewardError  two plugins (or one, twice) registered the same reward name
+    ├── ProfileError              a configured reward profile names an unknown reward or a bad param (startup;
+    │                             also a ValueError, so the CLI reports it as a settings error)
     ├── RequestError              a request the host cannot score as sent (client's fault)
     │   ├── UnknownRewardError    a reward name nobody registered (HTTP 400)
+    │   ├── UnknownProfileError   a profile name not configured (HTTP 400)
     │   ├── InvalidRequestError   a field or a reward's params fail validation (HTTP 422)
     │   └── LimitExceededError    a batch over a configured limit (HTTP 413)
     └── RewardFailure             a reward's infrastructure failed for some items (becomes a per-item error)
@@ -41,6 +44,14 @@ class DuplicateRewardError(PluginError):
     """Two registrations share a reward name."""
 
 
+class ProfileError(VerifierError, ValueError):
+    """A reward profile in the settings cannot be used as written; raised at startup, never per request."""
+
+    def __init__(self, profile: str, message: str) -> None:
+        super().__init__(f"profile {profile!r}: {message}")
+        self.profile = profile
+
+
 class RequestError(VerifierError):
     """The request cannot be scored as sent. ``status`` is the HTTP status the boundary answers with."""
 
@@ -61,6 +72,16 @@ class UnknownRewardError(RequestError):
         super().__init__(
             f"unknown reward {unknown}; available: {', '.join(available) or '(none)'}",
             {"unknown": list(names), "available": list(available)},
+        )
+
+
+class UnknownProfileError(RequestError):
+    type = "unknown_profile"
+
+    def __init__(self, name: str, available: Sequence[str]) -> None:
+        super().__init__(
+            f"unknown profile {name!r}; available: {', '.join(available) or '(none)'}",
+            {"unknown": name, "available": list(available)},
         )
 
 

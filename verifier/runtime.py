@@ -12,6 +12,7 @@ from typing import Literal
 import pluggy
 
 from verifier.errors import PluginError
+from verifier.profiles import Profiles
 from verifier.registry import RewardRegistry, create_plugin_manager
 from verifier.schemas import HealthResponse
 from verifier.scoring import BatchScorer, ScoringObserver
@@ -31,6 +32,7 @@ class Runtime:
     settings: Settings
     registry: RewardRegistry
     scorer: BatchScorer
+    profiles: Profiles
 
     def health(self) -> HealthResponse:
         """Each reward's own health report, and the worst of them."""
@@ -58,6 +60,7 @@ async def running(
 ) -> AsyncIterator[Runtime]:
     """Load plugins, enter every reward's lifespan (pools, clients), and close them all on exit."""
     registry = build_registry(settings, plugin_manager)
+    profiles = Profiles.build(settings.profiles, registry)  # before any pool starts: a bad profile fails fast
     async with AsyncExitStack() as stack:
         for entry in registry:
             if entry.reward.lifespan is not None:
@@ -78,4 +81,5 @@ async def running(
                 max_completion_chars=settings.max_completion_chars,
                 observer=observer,
             ),
+            profiles,
         )

@@ -56,14 +56,20 @@ class Item(_Strict):
     completion_tokens: int | None = Field(
         default=None, ge=0, description="the completion's length in tokens, for the length rewards"
     )
+    data_source: str | None = Field(
+        default=None, description="the item's dataset; picks the rewards through the profile's data_source map"
+    )
 
 
 class VerifyRequest(_Strict):
     """A batch to score. ``rewards`` and ``params`` are defaults that each item may override."""
 
     items: list[Item]
-    rewards: Weights | None = None
-    params: Params | None = None
+    profile: str | None = Field(
+        default=None, description="a server-side preset of rewards and params (GET /v1/profiles)"
+    )
+    rewards: Weights | None = Field(default=None, description="replaces the profile's rewards")
+    params: Params | None = Field(default=None, description="merged over the profile's params")
     group_size: int | None = Field(
         default=None, ge=1, description="consecutive items form GRPO groups of this size; adds advantages"
     )
@@ -98,6 +104,20 @@ class RewardInfo(BaseModel):
 
 class RewardsResponse(BaseModel):
     rewards: list[RewardInfo]
+
+
+class ProfileInfo(BaseModel):
+    name: str
+    description: str
+    builtin: bool = Field(description="a preset shipped with the verifier (not from the settings)")
+    rewards: dict[str, float]
+    params: Params = Field(description="per reward, with the profile's reasoning fields applied")
+    response_start: list[str]
+    data_source: dict[str, str]
+
+
+class ProfilesResponse(BaseModel):
+    profiles: list[ProfileInfo]
 
 
 class ErrorBody(BaseModel):

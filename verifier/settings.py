@@ -15,6 +15,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from verifier.profiles import ProfileSpec
+
 CONFIG_FILE_ENV = "VERIFIER_CONFIG_FILE"
 
 
@@ -46,6 +48,11 @@ class Settings(BaseSettings):
     )
     log_format: Literal["json", "text"] = Field(default="json", description="log lines as JSON or as text")
 
+    profiles: dict[str, ProfileSpec] = Field(
+        default_factory=dict,
+        description="named presets of rewards, weights and params ([profiles.NAME]); they join (or replace) "
+        "the built-in r1, r1-distill and r1-zero",
+    )
     openrlhf_rewards: dict[str, float] = Field(
         default_factory=lambda: {"math": 1.0},
         description="rewards (name -> weight) of the OpenRLHF route when its URL names none",

@@ -7,9 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import verifier_format
 
+from tests.trainer import reward_plugins
 from tests.trainer.conftest import CountingApp
 from trainer import RemoteReward, RemoteRewardError, VerifierUnreachableError
+from verifier.http import create_app
+from verifier.registry import create_plugin_manager
+from verifier.settings import Settings
 
 StartVerifier = Callable[..., tuple[str, CountingApp]]
 
@@ -191,3 +196,41 @@ def test_language_column_goes_only_to_rewards_that_take_it(verifier_url: str) ->
 def test_unknown_column_target_fails_at_construction() -> None:
     with pytest.raises(ValueError, match="unknown column target"):
         RemoteReward("probe", columns={"solution": "answer"})
+
+
+def _profiled_verifier(live_server: Callable[[Any], str]) -> str:
+    pm = create_plugin_manager(
+        load_entrypoints=False, plugins={"format": verifier_format, "trainer_tests": reward_plugins}
+    )
+    distill = {"rewards": {"exact": 1.0, "format": 0.5}, "think_in_prompt": True}
+    settings = Settings(log_level="warning", profiles={"distill": distill})  # type: ignore[dict-item]
+    return live_server(create_app(settings, plugin_manager=pm))
+
+
+def test_a_profile_gives_the_rewards_weights_and_params(live_server: Callable[[Any], str]) -> None:
+    url = _profiled_verifier(live_server)
+    extra: dict[str, list[Any]] = {}
+    reward = RemoteReward(profile="distill", urls=url)
+    # R1-distill completions: the template opened <think>, so the completion only closes it.
+    values = reward(
+        prompts=["2+2"] * 2,
+        completions=["x\n</think>\n\\boxed{4}", "x\n</think>\n\\boxed{5}"],
+        solution=["4", "4"],
+        log_extra=lambda column, vals: extra.setdefault(column, []).extend(vals),
+    )
+    assert reward.__name__ == "distill" and reward.reward_names == ["exact", "format"]
+    assert values == [1.5, 0.5]
+    assert extra["format"] == [1.0, 1.0] and extra["exact"] == [1.0, 0.0]
+    # rewards and params given here override the profile's
+    plain = RemoteReward("format", url, profile="distill", params={"format": {"think_in_prompt": False}})
+    assert plain(prompts=["p"], completions=["x\n</think>\n4"]) == [0.0]
+    clone = pickle.loads(pickle.dumps(reward))
+    assert clone(prompts=["p"], completions=["x\n</think>\n\\boxed{4}"], solution=["4"]) == [1.5]
+
+
+def test_an_unknown_profile_fails_with_the_known_ones(live_server: Callable[[Any], str]) -> None:
+    url = _profiled_verifier(live_server)
+    with pytest.raises(RemoteRewardError, match="no profile 'nope'; it offers distill"):
+        RemoteReward(profile="nope", urls=url)(prompts=["p"], completions=["c"], solution=["4"])
+    with pytest.raises(ValueError, match="a reward name or a profile"):
+        RemoteReward()

@@ -21,7 +21,7 @@ from verifier.http.auth import KeyChecker, check_exposure, hashed_keys, key_dige
 from verifier.http.errors import install_error_handlers
 from verifier.http.metrics import Metrics
 from verifier.http.middleware import RequestContext
-from verifier.http.routes import health, metrics, openrlhf, rewards, verify
+from verifier.http.routes import health, metrics, openrlhf, profiles, rewards, verify
 from verifier.http.routes.openrlhf import OpenRLHFRequest
 from verifier.runtime import running
 from verifier.schemas import VerifyRequest
@@ -62,7 +62,7 @@ def create_app(
     app.state.metrics = app_metrics
     app.state.key_checker = KeyChecker(key_digest(k.get_secret_value()) for k in settings.api_keys)
     install_error_handlers(app)
-    for module in (verify, openrlhf, rewards, health, metrics):
+    for module in (verify, openrlhf, rewards, profiles, health, metrics):
         app.include_router(module.router)
     app.add_middleware(RequestContext, metrics=app_metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

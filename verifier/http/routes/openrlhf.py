@@ -1,7 +1,9 @@
 """OpenRLHF's remote reward protocol (``--remote_rm_url``), answered by the same scorer as ``/v1/verify``.
 
 OpenRLHF posts ``{"query": [...], "prompts": [...], "labels": [...]}`` where each query is the prompt followed
-by the response, and reads ``rewards`` (for advantages), ``scores`` (0..1, for dynamic filtering) and
+by the response (its oldest versions send the queries only: then the response starts after a ``response_start``
+marker, from the URL or the profile, and a query without one gets no reward rather than being scored whole),
+and reads ``rewards`` (for advantages), ``scores`` (0..1, for dynamic filtering) and
 ``extra_logs`` (per-sample values it logs). Its client sends no headers of its own, so on a keyed service the
 key may come as the ``key`` query parameter (the service never logs query strings).
 """
@@ -18,7 +20,8 @@ from verifier.http.admission import Admission
 from verifier.http.auth import KeyChecker
 from verifier.http.body import parse_body, read_body
 from verifier.http.deps import RuntimeDep
-from verifier.schemas import ErrorResponse, Item, VerifyRequest, VerifyResponse, parse_weights
+from verifier.profiles import split_query
+from verifier.schemas import ErrorResponse, Item, ItemResult, VerifyRequest, VerifyResponse, parse_weights
 
 router = APIRouter(prefix="/v1", tags=["interop"])
 
@@ -59,20 +62,37 @@ async def openrlhf(
     request: Request,
     runtime: RuntimeDep,
     rewards: Annotated[
-        str | None, Query(description="name[:weight],... (default: the openrlhf_rewards setting)")
+        str | None,
+        Query(description="name[:weight],... (default: the profile's, else the openrlhf_rewards setting)"),
+    ] = None,
+    profile: Annotated[str | None, Query(description="a reward profile (GET /v1/profiles)")] = None,
+    response_start: Annotated[
+        str | None,
+        Query(description="queries without prompts: the response starts after this marker (default: the "
+              "profile's response_start)"),
     ] = None,
     on_unscored: Annotated[Literal["error", "zero"] | None, Query()] = None,
     key: Annotated[str | None, Query(description="API key, for clients that cannot send headers")] = None,
 ) -> OpenRLHFResponse:
     """Score a batch in OpenRLHF's remote reward protocol."""
     _authenticate(request, key)
-    weights = _weights(rewards) if rewards is not None else runtime.settings.openrlhf_rewards
+    chosen = runtime.profiles.get(profile) if profile is not None else None
+    weights = _weights(rewards) if rewards is not None else None
+    if weights is None and (chosen is None or not chosen.rewards):
+        weights = runtime.settings.openrlhf_rewards
+    if response_start == "":
+        raise InvalidRequestError([{"loc": ["query", "response_start"], "msg": "an empty marker"}])
+    markers = (response_start,) if response_start is not None else chosen.response_start if chosen else ()
     policy = on_unscored or runtime.settings.openrlhf_on_unscored
     admission: Admission = request.app.state.admission
     async with admission.slot():
         body = parse_body(OpenRLHFRequest, await read_body(request, runtime.settings.max_request_bytes))
-        result = await runtime.scorer.score(VerifyRequest(items=_items(body), rewards=weights))
-    return _answer(result, weights, policy)
+        items, unsplit = _items(body, markers)
+        scored = runtime.profiles.resolve(VerifyRequest(items=items, rewards=weights, profile=profile))
+        resolved = scored.rewards or {}
+        weights = resolved if isinstance(resolved, dict) else dict.fromkeys(resolved, 1.0)
+        result = await runtime.scorer.score(scored) if items else VerifyResponse(results=[])
+    return _answer(_with_unsplit(result, unsplit, weights), weights, policy)
 
 
 def _authenticate(request: Request, key: str | None) -> None:
@@ -90,20 +110,44 @@ def _weights(raw: str) -> dict[str, float]:
         raise InvalidRequestError([{"loc": ["query", "rewards"], "msg": str(exc)}]) from None
 
 
-def _items(body: OpenRLHFRequest) -> list[Item]:
+def _items(body: OpenRLHFRequest, markers: tuple[str, ...]) -> tuple[list[Item], dict[int, str]]:
+    """The items to score, and the queries that cannot be cut into prompt and response (index -> error)."""
     for field, values in (("prompts", body.prompts), ("labels", body.labels)):
         if values is not None and len(values) != len(body.query):
             raise InvalidRequestError(
                 [{"loc": ["body", field], "msg": f"{len(values)} {field} for {len(body.query)} queries"}]
             )
-    items = []
+    items: list[Item] = []
+    unsplit: dict[int, str] = {}
     for i, query in enumerate(body.query):
         prompt = body.prompts[i] if body.prompts is not None else None
-        # The response is what follows the prompt; a query that does not start with it is scored whole.
-        completion = query[len(prompt) :] if prompt and query.startswith(prompt) else query
+        completion = query
+        if prompt and query.startswith(prompt):
+            completion = query[len(prompt) :]
+        elif markers:
+            # No prompt to cut: the response starts after the template's assistant marker. Without one,
+            # format and language would read the whole prompt as the response, so the query is not scored.
+            split = split_query(query, markers)
+            if split is None:
+                unsplit[i] = f"no response_start marker ({', '.join(map(repr, markers))}) in the query"
+                continue
+            prompt, completion = split
+        # Otherwise the response is what follows the prompt; a query that does not start with it is scored whole.
         reference = body.labels[i] if body.labels is not None else None
         items.append(Item(id=i, prompt=prompt, completion=completion, reference=reference))
-    return items
+    return items, unsplit
+
+
+def _with_unsplit(result: VerifyResponse, unsplit: dict[int, str], weights: dict[str, float]) -> VerifyResponse:
+    if not unsplit:
+        return result
+    results = list(result.results)
+    for index in sorted(unsplit):
+        missing = ItemResult(
+            id=index, reward=None, scores=dict.fromkeys(weights), errors={"openrlhf": unsplit[index]}
+        )
+        results.insert(index, missing)
+    return VerifyResponse.model_construct(results=results)
 
 
 def _answer(result: VerifyResponse, weights: dict[str, float], policy: str) -> OpenRLHFResponse:

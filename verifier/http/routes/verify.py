@@ -34,5 +34,5 @@ async def verify(request: Request, runtime: RuntimeDep, _: Authenticated) -> Res
         # The body is parsed straight from bytes by pydantic (no intermediate dicts): batches are large.
         parsed = parse_body(VerifyRequest, await read_body(request, runtime.settings.max_request_bytes))
         request.app.state.metrics.batch_items.observe(len(parsed.items))
-        result = await runtime.scorer.score(parsed)
+        result = await runtime.scorer.score(runtime.profiles.resolve(parsed))
     return Response(result.model_dump_json(), media_type="application/json")
