@@ -212,7 +212,11 @@ def test_code_reward_through_the_batch_scorer(registry: RewardRegistry) -> None:
     )
 
     async def go() -> Any:
-        return await BatchScorer(registry).score(request)
+        # enter the reward's lifespan as the host does, so its sandbox closes inside this event loop
+        lifespan = registry.get("code").reward.lifespan
+        assert lifespan is not None
+        async with lifespan():
+            return await BatchScorer(registry).score(request)
 
     response = anyio.run(go)
     values = [r.scores["code"] for r in response.results]
