@@ -176,4 +176,4 @@ def test_the_code_reward_scores_a_batch_with_bad_items_null_and_the_rest_right(b
 
     scores = anyio.run(go)
     assert [value for value, _ in scores] == [1.0, None, None, None, 1.0]
-    assert all(error and "invalid sandbox request" in error for _, error in scores[1:4]), scores
+    assert all(error for _, error in scores[1:4]), scores  # refused by the reference reader or the sandbox
