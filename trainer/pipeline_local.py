@@ -33,7 +33,8 @@ from verifier.local import free_port
 log = logging.getLogger(__name__)
 
 MARKER = "done.json"
-_OPTIONAL_REWARDS = frozenset({"judge", "reward_model"})  # down until a judge server launched alongside is up
+# down until a judge server launched alongside is up
+_OPTIONAL_REWARDS = frozenset({"judge", "judge_fallback", "reward_model"})
 
 
 @dataclass(frozen=True)

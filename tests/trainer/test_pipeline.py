@@ -166,9 +166,6 @@ def test_unfinished_stage_is_emptied_but_keeps_rejection_samples_of_the_same_set
 
 
 @pytest.mark.slow
-@pytest.mark.skip(
-    reason="REGRESSION after the 2026-12-02 merges: the pipeline's local verifier never reports ready (empty log)"
-)
 def test_miniature_runs_every_stage_and_a_rerun_resumes(tmp_path: Path) -> None:
     raw = short(tmp_path)
     # what a crash mid-stage leaves: a directory without a marker (the stage restarts from scratch)
