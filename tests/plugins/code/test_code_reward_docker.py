@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import verifier_code
 
+from tests.plugins.code.live import LiveReward, live_reward
 from tests.sandbox.docker_support import require_docker
 from verifier import Reward, RewardItem, Score
 from verifier.types import PluginConfig
@@ -44,43 +45,12 @@ def only_scores(results: Sequence[Score | float | None]) -> list[Score]:
     return scores
 
 
-class LiveReward:
-    """A reward whose lifespan is entered on one event loop for a whole test module."""
-
-    def __init__(self, runner: asyncio.Runner, reward: Reward) -> None:
-        self.runner = runner
-        self.reward = reward
-
-    def score(self, *cases: tuple[str, Any, dict[str, Any]]) -> list[Score]:
-        items = [
-            RewardItem(
-                index=i,
-                completion=completion,
-                reference=reference,
-                params=self.reward.params.model_validate(params),
-            )
-            for i, (completion, reference, params) in enumerate(cases)
-        ]
-
-        async def go() -> list[Score]:
-            result = self.reward.score(items)
-            return only_scores(await result if inspect.isawaitable(result) else result)
-
-        return self.runner.run(go())
-
-
 @pytest.fixture(scope="module")
 def live() -> Iterator[LiveReward]:
     require_docker()
-    reward = code_reward({"backend": "docker", "docker": DOCKER})
-    assert reward.lifespan is not None and reward.health is not None
-    with asyncio.Runner() as runner:
-        context = reward.lifespan()
-        runner.run(context.__aenter__())
-        try:
-            yield LiveReward(runner, reward)
-        finally:
-            runner.run(context.__aexit__(None, None, None))
+    with live_reward({"backend": "docker", "docker": DOCKER}) as reward:
+        assert reward.reward.health is not None
+        yield reward
 
 
 def test_health_names_the_docker_backend_and_is_isolated(live: LiveReward) -> None:
@@ -95,7 +65,7 @@ def test_stdio_cases_pass_fail_and_partial(live: LiveReward) -> None:
     half = fenced("a, b = map(int, input().split())\nprint(a + b if a < 5 else 0)")
     chatty = fenced("a, b = map(int, input().split())\nprint(a + b)\nprint('debug')")
     early_exit = fenced("import sys\nsys.exit(0)")
-    scores = live.score(
+    scores = live.score_all(
         (right, ADD_STDIO, {}), (half, ADD_STDIO, {}), (chatty, ADD_STDIO, {}), (early_exit, ADD_STDIO, {})
     )
     assert [s.value for s in scores] == [1.0, 0.5, 0.0, 0.0]
@@ -105,7 +75,7 @@ def test_stdio_cases_pass_fail_and_partial(live: LiveReward) -> None:
 
 def test_cpp_compiles_in_the_container(live: LiveReward) -> None:
     good = "#include <iostream>\nint main(){ long a, b; std::cin >> a >> b; std::cout << a + b << std::endl; }"
-    ok, bad = live.score(
+    ok, bad = live.score_all(
         (fenced(good, "cpp"), ADD_STDIO, {"language": "cpp"}),
         (fenced("int main( {", "cpp"), ADD_STDIO, {"language": "cpp"}),
     )
@@ -120,7 +90,7 @@ def test_asserts_and_calls_pass_and_cheats_do_not(live: LiveReward) -> None:
         "class Any:\n    def __eq__(self, other): return True\ndef add(a, b):\n    return Any()",
         "def add(a, b):\n    return 0\nprint('passed')",
     ]
-    scores = live.score(
+    scores = live.score_all(
         ("    return a + b\n", ADD_ASSERT, {}),
         (fenced("def add(a, b):\n    return a + b"), ADD_CALLS, {}),
         *[(fenced(cheat), ADD_ASSERT, {}) for cheat in cheats],
@@ -130,7 +100,7 @@ def test_asserts_and_calls_pass_and_cheats_do_not(live: LiveReward) -> None:
 
 
 def test_timeout_and_memory_bomb_are_failed_tests_not_errors(live: LiveReward) -> None:
-    loop, bomb = live.score(
+    loop, bomb = live.score_all(
         (fenced("while True: pass"), ADD_STDIO, {"time_limit_s": 0.5, "stop_on_first_failure": True}),
         (fenced("x = []\nwhile True:\n    x.append(bytearray(1 << 24))"), ADD_STDIO, {"memory_mb": 64}),
     )
