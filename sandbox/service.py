@@ -1,6 +1,7 @@
 """``sandbox serve``: the sandbox as its own HTTP service, so code execution scales out to other hosts.
 
 Routes: ``POST /v1/execute`` (an ``ExecRequest``: one program, compiled once, and its runs),
+``POST /v1/pair`` (a ``PairRequest``: a program and its peer, each in its own sandbox, wired stdin to stdout),
 ``GET /v1/health`` (the backend's ``BackendHealth``; 503 when down), and SandboxFusion's
 ``POST /run_code`` shape for tools written against SandboxFusion.
 
@@ -30,7 +31,16 @@ from sandbox.fusion import (
     to_exec_request,
     to_run_code_response,
 )
-from sandbox.types import Backend, BackendHealth, ExecRequest, ExecResponse, execute
+from sandbox.types import (
+    Backend,
+    BackendHealth,
+    ExecRequest,
+    ExecResponse,
+    PairRequest,
+    PairResponse,
+    execute,
+    execute_pair,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +109,11 @@ def create_app(make_backend: Callable[[], Backend]) -> FastAPI:
     async def execute_program(body: ExecRequest, backend: BackendDep) -> ExecResponse:
         """Compile a program once and run it once per run spec."""
         return await execute(backend, body)
+
+    @app.post("/v1/pair")
+    async def pair_programs(body: PairRequest, backend: BackendDep) -> PairResponse:
+        """Prepare a program and its peer, each in its own sandbox, and make their paired runs."""
+        return await execute_pair(backend, body)
 
     @app.get("/v1/health", response_model=BackendHealth)
     async def health(backend: BackendDep) -> JSONResponse:

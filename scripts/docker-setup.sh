@@ -12,7 +12,7 @@
 #   DEBIAN_SUITE        suite for the base image (default: the host's VERSION_CODENAME, else bookworm)
 #   DEBIAN_MIRROR       mirror for debootstrap (default: the first Debian URI in the host's apt sources)
 #   SANDBOX_BASE_IMAGE  tag of the base image (default: r1-verifier/debian:$DEBIAN_SUITE)
-#   SANDBOX_IMAGE       tag of the sandbox image (default: r1-verifier/sandbox:runner-2, the runner protocol)
+#   SANDBOX_IMAGE       tag of the sandbox image (default: r1-verifier/sandbox:runner-3, the runner protocol)
 #   SANDBOX_EXTRA_PACKAGES  extra Debian packages for the sandbox image (e.g. "nodejs golang-go")
 #   DOCKERD_LOG         dockerd's log file (default: /var/log/dockerd.log)
 set -euo pipefail
@@ -47,7 +47,7 @@ suite="${DEBIAN_SUITE:-$(host_codename)}"
 suite="${suite:-bookworm}"
 mirror="${DEBIAN_MIRROR:-$(host_debian_mirror)}"
 base_image="${SANDBOX_BASE_IMAGE:-r1-verifier/debian:${suite}}"
-sandbox_image="${SANDBOX_IMAGE:-r1-verifier/sandbox:runner-2}"
+sandbox_image="${SANDBOX_IMAGE:-r1-verifier/sandbox:runner-3}"
 dockerd_log="${DOCKERD_LOG:-/var/log/dockerd.log}"
 
 install_packages() {

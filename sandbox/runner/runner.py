@@ -20,10 +20,10 @@ Nothing of one run reaches another:
 - at ``reset`` (between leases) /work is emptied too. The root is read-only: these are the only writable
   places of the container.
 
-Wire protocol (version 2), on the attached stdin/stdout: every message is a 4-byte big-endian length then
+Wire protocol (version 3), on the attached stdin/stdout: every message is a 4-byte big-endian length then
 that many bytes of UTF-8 JSON. Byte strings travel base64-encoded. One request at a time, one reply each:
 
-    {"op": "hello", "which": [names]}            -> {"ok": true, "protocol": 2, "uid": ..., "paths": {name: path},
+    {"op": "hello", "which": [names]}            -> {"ok": true, "protocol": 3, "uid": ..., "paths": {name: path},
                                                      "seccomp": "io_uring denied", "fork_python": bool}
     {"op": "write", "files": {path: b64}, "seal": bool}
                                                  -> {"ok": true}           (paths relative to /work)
@@ -33,6 +33,13 @@ that many bytes of UTF-8 JSON. Byte strings travel base64-encoded. One request a
         instead of exec'ing argv, a fresh interpreter; "seal": snapshot /work after this exec, the compile)
                                                     or {"ok": true, "exec_error": "..."} if argv[0] is missing
     {"op": "reset"}                              -> {"ok": true, "clean": bool, "problems": [...]}
+
+A paired run is an "exec" with "link": true (protocol 3). Its stdin is not in the request: while it runs,
+the runner sends {"event": "out", "data": b64} for what the program writes to stdout (up to output_bytes;
+more ends the run as an output-limit kill) and {"event": "eof"} when that stream ends, and takes
+{"op": "in", "data": b64} (written to the program's stdin) and {"op": "eof"} (stdin closed) from the host.
+The exec reply comes last, with an empty stdout; the host then sends {"op": "unlink"}, and whatever came
+before it is dropped.
 
 A reply with "ok": false carries "error": the runner failed, not the program. The host decides what a
 result means (timeout, memory limit...); the runner only reports facts. Standard library only: this file
@@ -63,7 +70,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-PROTOCOL = 2
+PROTOCOL = 3
 WORK_DIR = "/work"
 SCRATCH_DIRS = ("/work", "/tmp", "/dev/shm", "/dev/mqueue")
 RUN_SCRATCH_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")
@@ -450,7 +457,10 @@ def run_program(request: dict[str, Any]) -> dict[str, Any]:
     limits: dict[str, Any] = request.get("limits", {})
     wall_s = float(limits.get("wall_s", 10.0))
     output_bytes = int(limits.get("output_bytes", 1 << 20))
-    stdin_data = base64.b64decode(request.get("stdin", ""))
+    # A paired run: the host relays the program's stdout to its peer's sandbox and the peer's output back
+    # as the program's stdin, while it runs (see "link" in the module docstring).
+    link = bool(request.get("link"))
+    stdin_data = b"" if link else base64.b64decode(request.get("stdin", ""))
     env = dict(BASE_ENV)
     env.update(request.get("env", {}))
     argv = [str(a) for a in request["argv"]]
@@ -495,12 +505,19 @@ def run_program(request: dict[str, Any]) -> dict[str, Any]:
     selector.register(out_r, selectors.EVENT_READ)
     selector.register(err_r, selectors.EVENT_READ)
     selector.register(pidfd, selectors.EVENT_READ)
-    pending_stdin = memoryview(stdin_data)
-    if pending_stdin:
+    pending_stdin = bytearray(stdin_data)
+    stdin_done = not link  # no more stdin will come: close it once what is pending is written
+    stdin_open = True
+    relayed = 0
+    if pending_stdin or link:
         os.set_blocking(stdin_w, False)
+    if pending_stdin:
         selector.register(stdin_w, selectors.EVENT_WRITE)
-    else:
+    elif stdin_done:
         os.close(stdin_w)
+        stdin_open = False
+    if link:
+        selector.register(0, selectors.EVENT_READ)
 
     killed_for: str | None = None
     status: int | None = None
@@ -515,18 +532,51 @@ def run_program(request: dict[str, Any]) -> dict[str, Any]:
             timeout = KILL_GRACE_S
         for key, _ in selector.select(timeout):
             fd = key.fd
-            if fd == stdin_w:
+            if fd == 0:  # the host, in a paired run: the peer's output, or its end
+                message = read_message(0)
+                if message is None:  # the host is gone: so is this run
+                    selector.unregister(0)
+                    killed_for = killed_for or "wall_time"
+                    os.killpg(pid, signal.SIGKILL)
+                    continue
+                if message.get("op") == "in" and stdin_open:
+                    if not pending_stdin:
+                        selector.register(stdin_w, selectors.EVENT_WRITE)
+                    pending_stdin += base64.b64decode(message.get("data", ""))
+                elif message.get("op") == "eof":
+                    stdin_done = True
+                    if stdin_open and not pending_stdin:
+                        os.close(stdin_w)
+                        stdin_open = False
+            elif fd == stdin_w:
                 try:
-                    pending_stdin = pending_stdin[os.write(stdin_w, pending_stdin[:READ_CHUNK]) :]
+                    del pending_stdin[: os.write(stdin_w, pending_stdin[:READ_CHUNK])]
                 except (BrokenPipeError, BlockingIOError) as exc:
                     if isinstance(exc, BrokenPipeError):
-                        pending_stdin = pending_stdin[:0]
+                        pending_stdin.clear()
+                        stdin_done = True  # the program closed its stdin: the rest is dropped
                 if not pending_stdin:
                     selector.unregister(stdin_w)
-                    os.close(stdin_w)
+                    if stdin_done:
+                        os.close(stdin_w)
+                        stdin_open = False
             elif fd == pidfd:
                 _, status, rusage = os.wait4(pid, 0)
                 ended = time.monotonic()
+            elif link and fd == out_r:
+                chunk = os.read(fd, READ_CHUNK)
+                relayed += len(chunk)
+                if not chunk:
+                    selector.unregister(fd)
+                    write_message(1, {"event": "eof"})
+                elif relayed > output_bytes:  # a flood: as captured output would, it ends the run
+                    selector.unregister(fd)
+                    write_message(1, {"event": "eof"})
+                    if killed_for is None:
+                        killed_for = "output"
+                        os.killpg(pid, signal.SIGKILL)
+                else:
+                    write_message(1, {"event": "out", "data": b64(chunk)})
             else:
                 chunk = os.read(fd, READ_CHUNK)
                 if not chunk:
@@ -543,7 +593,15 @@ def run_program(request: dict[str, Any]) -> dict[str, Any]:
     strays = kill_everything_else()
     for key in list(selector.get_map().values()):
         fd = key.fd
-        if fd in streams:
+        if link and fd == out_r:  # what the program wrote before it ended still reaches the peer
+            while relayed <= output_bytes:
+                chunk = os.read(fd, READ_CHUNK)
+                if not chunk:
+                    break
+                relayed += len(chunk)
+                write_message(1, {"event": "out", "data": b64(chunk)})
+            write_message(1, {"event": "eof"})
+        elif fd in streams:
             while True:
                 chunk = os.read(fd, READ_CHUNK)
                 if not chunk:
@@ -554,7 +612,7 @@ def run_program(request: dict[str, Any]) -> dict[str, Any]:
     selector.close()
     for fd in (out_r, err_r, pidfd):
         os.close(fd)
-    if pending_stdin:
+    if stdin_open:
         os.close(stdin_w)
     oom_after = oom_kill_count()
     # The next run starts from the sealed program and nothing else (see the module docstring).
@@ -912,6 +970,17 @@ def main() -> None:
         except Exception as exc:  # report the runner's own failure; the host recycles this container
             reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         write_message(1, reply)
+        if request.get("op") == "exec" and request.get("link"):
+            await_unlink()
+
+
+def await_unlink() -> None:
+    """After a paired run the host may still have relayed some of the peer's output: drop it, up to the
+    host's "unlink", which says nothing more of this run will come."""
+    while True:
+        message = read_message(0)
+        if message is None or message.get("op") == "unlink":
+            return
 
 
 if __name__ == "__main__":
