@@ -370,6 +370,8 @@ class DockerPrepared:
                 "wall_s": limits.wall_time_s,
                 # RLIMIT_CPU counts whole seconds; the classification compares the exact figure.
                 "cpu_s": max(1, math.ceil(limits.effective_cpu_time_s)),
+                # The whole tree's CPU time, watched by the runner in the container's cgroup.
+                "cpu_limit_s": limits.effective_cpu_time_s,
                 "file_size_bytes": limits.file_size_mb * MiB,
                 "open_files": limits.open_files,
                 # RLIMIT_NPROC counts every task of the uid, and the runner and the zygote are two of them.

@@ -195,6 +195,12 @@ class Zygote:
         self.failure = self.failure or "closed"
 
 
+def _wake(ready: asyncio.Future[None]) -> None:
+    # The fd's callback may already be queued when a timeout cancels the waiter.
+    if not ready.done():
+        ready.set_result(None)
+
+
 async def _write_pipe(fd: int, data: bytes) -> None:
     """Write all of ``data`` to a pipe without blocking the loop, then close it."""
     loop = asyncio.get_running_loop()
@@ -209,7 +215,7 @@ async def _write_pipe(fd: int, data: bytes) -> None:
             except BlockingIOError:
                 pass
             ready = loop.create_future()
-            loop.add_writer(fd, ready.set_result, None)
+            loop.add_writer(fd, _wake, ready)
             try:
                 await ready
             finally:
@@ -233,7 +239,7 @@ async def _read_frame(fd: int) -> bytes:
             chunk = os.read(fd, 1 << 20)
         except BlockingIOError:
             ready = loop.create_future()
-            loop.add_reader(fd, ready.set_result, None)
+            loop.add_reader(fd, _wake, ready)
             try:
                 await ready
             finally:

@@ -12,6 +12,7 @@ import contextlib
 import json
 import re
 import secrets
+import signal
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
@@ -559,24 +560,33 @@ def _call_outcome(
 # the answer; its stdin and stdout are the program's stdout and stdin.
 INTERACTOR_ARGV = ("input.txt", "/tmp/interactor-output.txt", "answer.txt")
 _INTERACTOR_VERDICTS = {1: "wrong_answer", 2: "presentation_error"}
+_LIMIT_KILLS = frozenset({ExecStatus.TIMEOUT, ExecStatus.MEMORY_LIMIT, ExecStatus.OUTPUT_LIMIT})
+PYTHON_FLUSH_FAILED = 120  # CPython's exit status when stdout cannot be flushed at exit (a closed pipe)
 
 
 def _interactive_outcome(case: StdioCase, program: ExecResult, interactor: ExecResult) -> Outcome:
     """testlib's exit codes decide (0 accepted, 1 wrong answer, 2 presentation error, 3 the interactor
-    failed); a wrong answer stands whatever the program did next (it may be cut off mid-write). An accepted
+    failed). A program killed at a limit reports that limit (the interactor then saw it vanish); otherwise a
+    wrong answer stands whatever the program did next (it may have been cut off mid-write). An accepted
     interaction still needs the program to have ended well. An interactor that fails, crashes or runs out of
     time while the program is fine gives no verdict."""
     excerpt = {"input": _cut(case.input), "expected": _cut(case.output or "")}
     message = _cut(interactor.stderr.strip(), 500)
     code = interactor.exit_code if interactor.status in (ExecStatus.OK, ExecStatus.RUNTIME_ERROR) else None
+    if program.status in _LIMIT_KILLS:
+        return _failed_run(program, **excerpt)
     if code in _INTERACTOR_VERDICTS:
         return Outcome(False, _INTERACTOR_VERDICTS[code], program.wall_time_s, error=message, **excerpt)
-    if program.status is not ExecStatus.OK:
-        return _failed_run(program, **excerpt)
-    if code == 0:
-        return Outcome(True, "passed", program.wall_time_s)
     if code == 3:
         return Outcome(False, "judge_failed", program.wall_time_s, error=f"the interactor failed: {message}")
+    if code == 0:
+        if program.status is not ExecStatus.OK:  # accepted, but the program did not end well
+            return _failed_run(program, **excerpt)
+        return Outcome(True, "passed", program.wall_time_s)
+    if interactor.signal == signal.SIGPIPE or code == PYTHON_FLUSH_FAILED:
+        # It wrote to a program that had stopped reading (and ended): the program broke the protocol.
+        error = "the program stopped reading before the interactor was done"
+        return Outcome(False, "wrong_answer", program.wall_time_s, error=error, **excerpt)
     why = f"the interactor ended without a verdict ({interactor.status.value}, exit {interactor.exit_code}, " \
           f"signal {interactor.signal}): {interactor.message or message}"  # fmt: skip
     return Outcome(False, "judge_failed", program.wall_time_s, error=_cut(why, 500))

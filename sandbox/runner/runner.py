@@ -95,6 +95,14 @@ KILL_GRACE_S = 0.5
 READ_CHUNK = 65536
 # cgroup v1 reports OOM kills in memory.oom_control, cgroup v2 in memory.events; docker mounts the
 # container's own cgroup at /sys/fs/cgroup (read-only).
+# The container's CPU time, the whole tree's (v1 cpuacct in nanoseconds, v2 cpu.stat's usage_usec): one
+# container serves one run at a time, so its growth during a run is that run's.
+CPU_COUNTER_FILES = (
+    ("/sys/fs/cgroup/cpuacct/cpuacct.usage", 1e-9),
+    ("/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage", 1e-9),
+    ("/sys/fs/cgroup/cpu.stat", 1e-6),
+)
+CPU_POLL_S = 0.02
 OOM_COUNTER_FILES = ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events")
 # Modules programs (and the code reward's harness) commonly import: loaded once, before any fork.
 PRELOAD = (
@@ -150,6 +158,23 @@ def write_message(fd: int, message: dict[str, Any]) -> None:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def cgroup_cpu_s() -> float | None:
+    for path, unit in CPU_COUNTER_FILES:
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError:
+            continue
+        if path.endswith("cpu.stat"):
+            for line in text.splitlines():
+                key, _, value = line.partition(" ")
+                if key == "usage_usec":
+                    return int(value) * unit
+            continue
+        return int(text.split()[0]) * unit
+    return None
 
 
 def oom_kill_count() -> int | None:
@@ -473,6 +498,9 @@ def run_program(request: dict[str, Any]) -> dict[str, Any]:
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     oom_before = oom_kill_count()
+    # Children a program detaches are reaped by nobody and so never in its rusage: the cgroup counts them.
+    cpu_limit = float(limits.get("cpu_limit_s", 0.0))
+    cpu_before = cgroup_cpu_s() if cpu_limit > 0 else None
     started = time.monotonic()
     python_main = request.get("python_main")
     pid = None
@@ -530,6 +558,14 @@ def run_program(request: dict[str, Any]) -> dict[str, Any]:
             killed_for = killed_for or "wall_time"
             os.killpg(pid, signal.SIGKILL)
             timeout = KILL_GRACE_S
+        if cpu_before is not None and killed_for is None:
+            used = cgroup_cpu_s()
+            if used is not None and used - cpu_before >= cpu_limit:
+                # The whole tree's CPU time, detached children's included: the program dies, and what it
+                # detached dies with the rest once it has (below).
+                killed_for = "cpu_time"
+                os.killpg(pid, signal.SIGKILL)
+            timeout = min(timeout, CPU_POLL_S)
         for key, _ in selector.select(timeout):
             fd = key.fd
             if fd == 0:  # the host, in a paired run: the peer's output, or its end
@@ -615,6 +651,8 @@ def run_program(request: dict[str, Any]) -> dict[str, Any]:
     if stdin_open:
         os.close(stdin_w)
     oom_after = oom_kill_count()
+    cpu_after = cgroup_cpu_s() if cpu_before is not None else None
+    tree_cpu_s = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else 0.0
     # The next run starts from the sealed program and nothing else (see the module docstring).
     wipe_problems = clean_after_run()
     if request.get("seal"):
@@ -629,7 +667,7 @@ def run_program(request: dict[str, Any]) -> dict[str, Any]:
         "stdout_truncated": truncated[out_r],
         "stderr_truncated": truncated[err_r],
         "wall_s": ended - started,
-        "cpu_s": rusage.ru_utime + rusage.ru_stime,
+        "cpu_s": max(rusage.ru_utime + rusage.ru_stime, tree_cpu_s),
         "max_rss_kb": rusage.ru_maxrss,
         "killed_for": killed_for,
         "oom_kills": None if oom_before is None or oom_after is None else oom_after - oom_before,
