@@ -206,12 +206,17 @@ class DockerBackend:
                 raise
         leased: list[DockerPrepared] = []
         try:
-            for language, side in zip(languages, (program, peer), strict=True):
-                leased.append(await self._lease_retrying(language, side))
+            sides = zip(languages, (program, peer), strict=True)
+            outcomes = await asyncio.gather(
+                *(self._lease_retrying(language, side) for language, side in sides), return_exceptions=True
+            )
+            leased = [outcome for outcome in outcomes if isinstance(outcome, DockerPrepared)]
+            failure = next((outcome for outcome in outcomes if isinstance(outcome, BaseException)), None)
+            if failure is not None:
+                raise failure
             yield DockerPair(leased[0], leased[1])
         finally:
-            for prepared in leased:
-                await self._finish(prepared)
+            await asyncio.gather(*(self._finish(prepared) for prepared in leased))
             slots.release()
             slots.release()
 

@@ -434,16 +434,15 @@ _Response = TypeVar("_Response", ExecResponse, PairResponse)
 _NO_VERDICT = frozenset({"unjudgeable", "judge_failed"})
 # The judge process gets a little longer than the program: the program's limit is what ends a slow run.
 JUDGE_GRACE_S = 2.0
-JUDGE_MIN_MEMORY_MB = 1024
 
 
 def _pair_request(
     suite: Suite, code: str, language: Language, params: CodeParams, limits: Limits
 ) -> tuple[PairRequest, list[str]]:
     """The program and its judge (the harness's judge, or the reference's interactor), one run per test."""
-    judge_limits = Limits(
-        wall_time_s=min(limits.wall_time_s + JUDGE_GRACE_S, 3600), memory_mb=max(limits.memory_mb, JUDGE_MIN_MEMORY_MB)
-    )
+    # The same memory as the program's: a docker container's memory limit changes with an API call, and
+    # containers take either side from one item to the next.
+    judge_limits = Limits(wall_time_s=min(limits.wall_time_s + JUDGE_GRACE_S, 3600), memory_mb=limits.memory_mb)
     if isinstance(suite, StdioSuite):
         assert suite.interactor is not None
         interactor = suite.interactor
