@@ -32,6 +32,7 @@ from sandbox.errors import SandboxUnavailable, UnsupportedLanguage
 from sandbox.exits import ExitFacts, classify
 from sandbox.languages import LANGUAGES, Language, get_language
 from sandbox.types import (
+    MAX_FETCH_BYTES,
     BackendHealth,
     ExecResult,
     ExecStatus,
@@ -240,7 +241,7 @@ class DockerPrepared:
             # A fork of the container's zygote runs the source in place; argv is the fallback if it cannot.
             python_main = {"script": self.language.source_name, "args": list(spec.argv)}
         async with self._lock:  # one execution at a time per container
-            return await asyncio.to_thread(self._execute, argv, spec.stdin, spec.limits, python_main)
+            return await asyncio.to_thread(self._execute, argv, spec.stdin, spec.limits, python_main, spec.fetch_files)
 
     def setup(self, program: Program) -> None:
         files = {self.language.source_name: program.source, **program.files}
@@ -279,9 +280,14 @@ class DockerPrepared:
         self.compile_result = result
 
     def _execute(
-        self, argv: list[str], stdin: str, limits: Limits, python_main: dict[str, Any] | None = None
+        self,
+        argv: list[str],
+        stdin: str,
+        limits: Limits,
+        python_main: dict[str, Any] | None = None,
+        fetch: list[str] | None = None,
     ) -> ExecResult:
-        return self._execute_reply(argv, stdin, limits, python_main)[0]
+        return self._execute_reply(argv, stdin, limits, python_main, fetch=fetch or [])[0]
 
     def _execute_reply(
         self,
@@ -291,6 +297,7 @@ class DockerPrepared:
         python_main: dict[str, Any] | None = None,
         *,
         seal: bool = False,
+        fetch: list[str] | None = None,
     ) -> tuple[ExecResult, dict[str, Any]]:
         container = self._container
         request: dict[str, Any] = {
@@ -310,6 +317,8 @@ class DockerPrepared:
             },
             "seal": seal,
         }
+        if fetch:
+            request.update(fetch=list(fetch), fetch_limit=MAX_FETCH_BYTES)
         if python_main is not None:
             request["python_main"] = python_main
         try:
@@ -367,4 +376,5 @@ def to_result(reply: dict[str, Any], limits: Limits) -> ExecResult:
         cpu_time_s=cpu,
         peak_memory_mb=peak,
         message=message,
+        files=dict(reply.get("files") or {}),
     )
