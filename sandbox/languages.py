@@ -229,14 +229,15 @@ LANGUAGES: tuple[Language, ...] = (
         run=("java", "-Xmx{memory_mb}m", "-Xss64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", "main.jar"),
         toolchain=("kotlinc", "java"),
         address_space_limit=False,
-        env={"JAVA_OPTS": "-Xmx1024m -XX:+UseSerialGC"},
+        env={"JAVA_OPTS": "-Xmx1024m -XX:+UseSerialGC -XX:-PrintWarnings"},
         fence_tags=("kt", "kotlin"),
     ),
     Language(
         name="kotlin_script",
         aliases=("kts",),
         source_name="main.kts",
-        run=("kotlinc", "-J-Xmx{memory_mb}m", "-J-XX:+UseSerialGC", "-script", "main.kts"),
+        # -PrintWarnings: the kotlinc script passes -noverify, which JDK 13+ warns about on every start.
+        run=("kotlinc", "-J-Xmx{memory_mb}m", "-J-XX:+UseSerialGC", "-J-XX:-PrintWarnings", "-script", "main.kts"),
         toolchain=("kotlinc",),
         address_space_limit=False,
     ),

@@ -22,7 +22,7 @@ from tests.sandbox.process_support import needs_bwrap
 pytestmark = needs_bwrap
 
 # Runtimes that start a JVM (or compile the script at run time) get longer before their spin is cut.
-STARTUP_S = {"java": 8.0, "scala": 15.0, "kotlin": 10.0, "kotlin_script": 25.0, "junit": 15.0}
+STARTUP_S = {"java": 8.0, "scala": 15.0, "kotlin": 10.0, "kotlin_script": 30.0, "junit": 15.0}
 SLOW = {*STARTUP_S, "go", "rust", "csharp"}
 COMPILE = COMPILE_LIMITS.model_copy(update={"wall_time_s": 120.0})
 
