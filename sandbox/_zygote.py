@@ -182,7 +182,7 @@ def _set_rlimits(req: dict[str, Any]) -> None:
 
 
 def _isolated_filesystem(req: dict[str, Any]) -> None:
-    """Private /proc, /tmp and /dev/shm, host facts in /proc masked; /work read-only for runs."""
+    """Private /proc, /tmp and /dev/shm, host facts in /proc masked; /work read-only unless writable."""
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for path in MASKED_PROC:
         if os.path.exists(path):
@@ -312,6 +312,33 @@ def _write_files(workdir: str, files: dict[str, list[Any]]) -> None:
             write_all(fd, base64.b64decode(content))
         finally:
             os.close(fd)
+
+
+def fetch_files(workdir: str, names: list[str], limit: int) -> dict[str, str]:
+    """The named regular files under ``workdir`` (after the run: nothing writes them now), base64-encoded;
+    missing ones, links out of ``workdir`` and what would pass ``limit`` bytes in total are left out."""
+    found: dict[str, str] = {}
+    total = 0
+    root = os.path.realpath(workdir)
+    for name in names:
+        path = os.path.realpath(os.path.join(root, name))
+        if not path.startswith(root + os.sep):
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or total + info.st_size > limit:
+                continue
+            content = read_all(fd)
+        finally:
+            os.close(fd)
+        total += len(content)
+        if total <= limit:
+            found[name] = base64.b64encode(content).decode()
+    return found
 
 
 def _collect_outputs(workdir: str, before: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -477,8 +504,10 @@ def _supervise(req: dict[str, Any], cgroup_fds: list[int], link: list[int]) -> d
     try:
         _write_files(workdir, req["files"])
         report = _run(req, workdir, limits, cgroup, link)
-        if req["writable"] and "start_error" not in report:
+        if req.get("collect", req["writable"]) and "start_error" not in report:
             report["outputs"] = _collect_outputs(workdir, req["files"])
+        if req.get("fetch") and "start_error" not in report:
+            report["fetched"] = fetch_files(workdir, req["fetch"], req["fetch_limit"])
     finally:
         if not req["isolated"]:
             shutil.rmtree(workdir, ignore_errors=True)

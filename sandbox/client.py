@@ -53,7 +53,7 @@ class SandboxClient:
         errors: list[str] = []
         for url in self._order():
             try:
-                response = await self._client.post(f"{url}{path}", content=request.model_dump_json(),
+                response = await self._client.post(f"{url}{path}", content=wire_body(request),
                                                    headers={"content-type": "application/json"})  # fmt: skip
             except httpx.HTTPError as exc:
                 errors.append(f"{url}: {type(exc).__name__}: {exc}")
@@ -95,6 +95,12 @@ class SandboxClient:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def wire_body(request: BaseModel) -> str:
+    """The request as JSON without the fields left at their defaults: a server of an older version, whose
+    models forbid fields it does not know (``RunSpec.fetch_files``...), still takes what it can run."""
+    return request.model_dump_json(exclude_defaults=True)
 
 
 def _request_error(url: str, response: httpx.Response) -> InvalidRequest:

@@ -34,6 +34,7 @@ from sandbox.errors import SandboxUnavailable, UnsupportedLanguage
 from sandbox.exits import ExitFacts, classify
 from sandbox.languages import LANGUAGES, Language, get_language
 from sandbox.types import (
+    MAX_FETCH_BYTES,
     BackendHealth,
     ExecResult,
     ExecStatus,
@@ -284,7 +285,7 @@ class DockerPrepared:
             return ExecResult(status=ExecStatus.SANDBOX_ERROR, message=self.tainted)
         argv, python_main = self._command(spec)
         async with self._lock:  # one execution at a time per container
-            return await asyncio.to_thread(self._execute, argv, spec.stdin, spec.limits, python_main)
+            return await asyncio.to_thread(self._execute, argv, spec.stdin, spec.limits, python_main, spec.fetch_files)
 
     def _command(self, spec: RunSpec) -> tuple[list[str], dict[str, Any] | None]:
         argv = self.language.render(self.language.run, memory_mb=spec.limits.memory_mb) + list(spec.argv)
@@ -331,9 +332,14 @@ class DockerPrepared:
         self.compile_result = result
 
     def _execute(
-        self, argv: list[str], stdin: str, limits: Limits, python_main: dict[str, Any] | None = None
+        self,
+        argv: list[str],
+        stdin: str,
+        limits: Limits,
+        python_main: dict[str, Any] | None = None,
+        fetch: list[str] | None = None,
     ) -> ExecResult:
-        return self._execute_reply(argv, stdin, limits, python_main)[0]
+        return self._execute_reply(argv, stdin, limits, python_main, fetch=fetch or [])[0]
 
     def _execute_reply(
         self,
@@ -343,8 +349,9 @@ class DockerPrepared:
         python_main: dict[str, Any] | None = None,
         *,
         seal: bool = False,
+        fetch: list[str] | None = None,
     ) -> tuple[ExecResult, dict[str, Any]]:
-        request = self._exec_message(argv, stdin, limits, python_main, seal=seal)
+        request = self._exec_message(argv, stdin, limits, python_main, seal=seal, fetch=fetch)
         try:
             self._pool.set_memory(self._container, limits.memory_mb)
             reply = self._container.call(request, limits.wall_time_s + _REPLY_GRACE_S)
@@ -365,6 +372,7 @@ class DockerPrepared:
         python_main: dict[str, Any] | None = None,
         *,
         seal: bool = False,
+        fetch: list[str] | None = None,
     ) -> dict[str, Any]:
         request: dict[str, Any] = {
             "op": "exec",
@@ -385,6 +393,8 @@ class DockerPrepared:
             },
             "seal": seal,
         }
+        if fetch:
+            request.update(fetch=list(fetch), fetch_limit=MAX_FETCH_BYTES)
         if python_main is not None:
             request["python_main"] = python_main
         return request
@@ -543,4 +553,5 @@ def to_result(reply: dict[str, Any], limits: Limits) -> ExecResult:
         cpu_time_s=cpu,
         peak_memory_mb=peak,
         message=message,
+        files=dict(reply.get("files") or {}),
     )

@@ -39,6 +39,7 @@ from sandbox.errors import InvalidRequest, SandboxUnavailable, UnsupportedLangua
 from sandbox.exits import ExitFacts, KilledFor, classify
 from sandbox.languages import LANGUAGES, Language, get_language
 from sandbox.types import (
+    MAX_FETCH_BYTES,
     BackendHealth,
     ExecResult,
     ExecStatus,
@@ -207,7 +208,7 @@ class ProcessBackend:
             for exe in language.toolchain:
                 if exe == "python3":
                     continue
-                path = shutil.which(exe, path=bwrap.SAFE_PATH)
+                path = exe if os.path.isabs(exe) and os.path.isfile(exe) else shutil.which(exe, path=bwrap.SAFE_PATH)
                 if path and (not self._isolated or bwrap.is_system_path(path)):
                     found[exe] = path
         return found
@@ -343,7 +344,7 @@ class ProcessBackend:
     async def _compile(self, prepared: ProcessPrepared, language: Language, limits: Limits) -> ExecResult:
         assert language.compile is not None
         argv = language.render(language.compile, memory_mb=limits.memory_mb)
-        request = self._request(prepared, argv, RunSpec(limits=limits), writable=True, python_mode=False)
+        request = self._request(prepared, argv, RunSpec(limits=limits, writable=True), python_mode=False, collect=True)
         result, outputs = await self._execute(prepared, request, limits)
         if result.status is ExecStatus.OK:
             prepared.files.update(outputs)
@@ -413,15 +414,16 @@ class ProcessBackend:
         language = prepared.language
         argv = language.render(language.run, memory_mb=spec.limits.memory_mb) + list(spec.argv)
         python_mode = language.name == "python" and self.options.fast_python
-        request = self._request(prepared, argv, spec, writable=False, python_mode=python_mode)
+        request = self._request(prepared, argv, spec, python_mode=python_mode)
         if extra_files:
             request["files"] = {**prepared.files, **extra_files}
         return request
 
     def _request(
-        self, prepared: ProcessPrepared, argv: list[str], spec: RunSpec, *, writable: bool, python_mode: bool
+        self, prepared: ProcessPrepared, argv: list[str], spec: RunSpec, *, python_mode: bool, collect: bool = False
     ) -> dict[str, Any]:
-        """What a run's supervisor reads: argv, environment, files, stdin and limits."""
+        """What a run's supervisor reads: argv, environment, files, stdin and limits; with ``collect`` (a
+        compile) the files it created or changed come back as well."""
         language = prepared.language
         limits = spec.limits
         argv = [self._toolchain.get(argv[0], argv[0]), *argv[1:]]
@@ -435,7 +437,10 @@ class ProcessBackend:
             "stdin": base64.b64encode(spec.stdin.encode("utf-8", errors="surrogateescape")).decode(),
             "files": prepared.files,
             "scratch": str(self._scratch),
-            "writable": writable,
+            "writable": spec.writable,
+            "collect": collect,
+            "fetch": list(spec.fetch_files),
+            "fetch_limit": MAX_FETCH_BYTES,
             "isolated": self._isolated,
             "address_space_limit": language.address_space_limit,
             "limits": {**limits.model_dump(), "cpu_time_s": limits.effective_cpu_time_s},
@@ -478,7 +483,10 @@ class ProcessBackend:
                 os.close(fd)
             self._release_cell(cell, broken=broken)
         outputs: dict[str, FileEntry] = report.pop("outputs", None) or {}
-        return to_result(report, limits, address_space_limit=prepared.language.address_space_limit), outputs
+        result = to_result(report, limits, address_space_limit=prepared.language.address_space_limit)
+        if report.get("fetched"):
+            result = result.model_copy(update={"files": dict(report["fetched"])})
+        return result, outputs
 
     def _spawn_cells(self, zygote: Zygote) -> None:
         """``max_concurrency`` cells (at least two: a paired run takes two at once), each with a cgroup of its

@@ -2,8 +2,9 @@
 
 Routes: ``POST /v1/execute`` (an ``ExecRequest``: one program, compiled once, and its runs),
 ``POST /v1/pair`` (a ``PairRequest``: a program and its peer, each in its own sandbox, wired stdin to stdout),
-``GET /v1/health`` (the backend's ``BackendHealth``; 503 when down), and SandboxFusion's
-``POST /run_code`` shape for tools written against SandboxFusion.
+``GET /v1/health`` (the backend's ``BackendHealth``; 503 when down), ``GET /v1/languages`` (every language
+of the table and whether this backend can run it), and SandboxFusion's ``POST /run_code`` and
+``GET /v1/ping`` for tools written against SandboxFusion.
 
 Every failure answers with one body, ``{"error": {"type", "message", "details"}}`` (the verifier's shape):
 a request that cannot be run as asked (unsafe or conflicting file names, sizes, limits, an unknown
@@ -31,6 +32,7 @@ from sandbox.fusion import (
     to_exec_request,
     to_run_code_response,
 )
+from sandbox.languages import LANGUAGES
 from sandbox.types import (
     Backend,
     BackendHealth,
@@ -120,6 +122,31 @@ def create_app(make_backend: Callable[[], Backend]) -> FastAPI:
         """The backend's health; 503 when it cannot run programs."""
         state = await backend.health()
         return JSONResponse(state.model_dump(), status_code=503 if state.status == "down" else 200)
+
+    @app.get("/v1/languages")
+    async def languages(backend: BackendDep) -> dict[str, Any]:
+        """Every language the sandbox knows, and whether this backend has its toolchain."""
+        state = await backend.health()
+        usable = set(state.languages)
+        return {
+            "backend": state.backend,
+            "status": state.status,
+            "languages": [
+                {
+                    "name": lang.name,
+                    "aliases": list(lang.aliases),
+                    "compiled": lang.compiled,
+                    "toolchain": list(lang.toolchain),
+                    "available": lang.name in usable,
+                }
+                for lang in LANGUAGES
+            ],
+        }
+
+    @app.get("/v1/ping")
+    async def ping() -> str:
+        """SandboxFusion's liveness check: "pong"."""
+        return "pong"
 
     @app.post("/run_code")
     async def run_code(body: RunCodeRequest, backend: BackendDep) -> RunCodeResponse:

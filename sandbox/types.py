@@ -85,6 +85,9 @@ MAX_STDIN_BYTES = 64 * MiB
 MAX_ARGS = 1024
 MAX_REQUEST_STDIN_BYTES = 256 * MiB
 """Every run's stdin of one ``ExecRequest`` together."""
+MAX_FETCH_FILES = 64
+MAX_FETCH_BYTES = 16 * MiB
+"""The files one run hands back (``RunSpec.fetch_files``) together; a file that would pass it is left out."""
 
 
 def _encoded_size(text: str, what: str) -> int:
@@ -170,6 +173,25 @@ class RunSpec(BaseModel):
         default_factory=list, max_length=MAX_ARGS, description="Arguments after the program itself."
     )
     limits: Limits = Limits()
+    writable: bool = Field(
+        False,
+        description="The program may write into its working directory, a copy of the prepared program that "
+        "no other run sees and that is gone after the run (process backend: read-only unless set; docker: "
+        "always writable, put back after each run).",
+    )
+    fetch_files: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_FETCH_FILES,
+        description="Files (relative to the working directory) to hand back after the run, in "
+        "ExecResult.files; one that does not exist or is not a regular file is left out.",
+    )
+
+    @field_validator("fetch_files")
+    @classmethod
+    def _plain_fetch_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            check_file_name(name)
+        return names
 
     @field_validator("stdin")
     @classmethod
@@ -225,6 +247,9 @@ class ExecResult(BaseModel):
     cpu_time_s: float | None = None
     peak_memory_mb: float | None = Field(None, description="Peak resident memory of the largest process.")
     message: str = Field("", description="The sandbox's own explanation (which limit fired, what failed).")
+    files: dict[str, str] = Field(
+        default_factory=dict, description="The run's RunSpec.fetch_files that existed after it, base64-encoded."
+    )
 
     @property
     def ok(self) -> bool:
@@ -276,6 +301,8 @@ class PairSpec(BaseModel):
     def _wired(self) -> PairSpec:
         if self.program.stdin or self.peer.stdin:
             raise ValueError("paired runs read each other's output: stdin must be empty on both sides")
+        if self.program.fetch_files or self.peer.fetch_files:
+            raise ValueError("paired runs do not fetch files")
         if len(self.peer_files) > MAX_FILES:
             raise ValueError(f"at most {MAX_FILES} peer files")
         total = 0

@@ -175,7 +175,10 @@ class CodeReward:
             self._health = Health("down", str(exc))
             return self._health
         message = state.message if state.isolated else f"NOT ISOLATED: {state.message}"
-        self._health = Health(state.status, message or f"{state.backend}: {', '.join(state.languages)}")
+        languages = ", ".join(state.languages)
+        if languages:  # what /readyz shows: which languages this reward can score now
+            message = f"{message}; languages: {languages}" if message else f"{state.backend}: {languages}"
+        self._health = Health(state.status, message)
         return self._health
 
     async def _watch_health(self) -> None:

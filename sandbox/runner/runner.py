@@ -416,6 +416,13 @@ def resolve(command: str, cwd: str, path: str) -> str | None:
     return shutil.which(command, path=path)
 
 
+def locate(tool: str) -> str | None:
+    """A toolchain entry: an executable looked up in PATH, or (an absolute path) a file that must exist."""
+    if os.path.isabs(tool):
+        return tool if os.path.isfile(tool) else None
+    return shutil.which(tool, path=BASE_ENV["PATH"])
+
+
 def run_python_in_place(script: str, args: list[str], env: dict[str, str], cwd: str) -> None:
     """In a forked child: run ``script`` as ``python3 -E -s -B script args...`` would, then exit.
 
@@ -653,6 +660,8 @@ def run_program(request: dict[str, Any]) -> dict[str, Any]:
     oom_after = oom_kill_count()
     cpu_after = cgroup_cpu_s() if cpu_before is not None else None
     tree_cpu_s = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else 0.0
+    # Read before /work is put back; every process of the run is dead, so nothing changes them meanwhile.
+    fetched = fetch_files(cwd, request.get("fetch", []), int(request.get("fetch_limit", 0)))
     # The next run starts from the sealed program and nothing else (see the module docstring).
     wipe_problems = clean_after_run()
     if request.get("seal"):
@@ -673,8 +682,36 @@ def run_program(request: dict[str, Any]) -> dict[str, Any]:
         "oom_kills": None if oom_before is None or oom_after is None else oom_after - oom_before,
         "strays": strays,
         "wipe_problems": wipe_problems,
+        "files": fetched,
     }
     return reply
+
+
+def fetch_files(workdir: str, names: list[str], limit: int) -> dict[str, str]:
+    """The named regular files under ``workdir``, base64-encoded; missing ones, links out of ``workdir`` and
+    what would pass ``limit`` bytes in total are left out."""
+    found: dict[str, str] = {}
+    total = 0
+    root = os.path.realpath(workdir)
+    for name in names:
+        path = os.path.realpath(os.path.join(root, name))
+        if not path.startswith(root + os.sep):
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or total + info.st_size > limit:
+                continue
+            content = os.read(fd, info.st_size + 1)  # tmpfs: one read returns it all
+        finally:
+            os.close(fd)
+        total += len(content)
+        if total <= limit:
+            found[name] = b64(content)
+    return found
 
 
 def write_files(request: dict[str, Any]) -> dict[str, Any]:
@@ -906,7 +943,7 @@ def clear_files(fd: int) -> list[str]:
 def handle(request: dict[str, Any]) -> dict[str, Any]:
     op = request.get("op")
     if op == "hello":
-        paths = {name: shutil.which(name, path=BASE_ENV["PATH"]) for name in request.get("which", [])}
+        paths = {name: locate(name) for name in request.get("which", [])}
         return {
             "ok": True,
             "protocol": PROTOCOL,
