@@ -129,6 +129,9 @@ class Job:
     compile_error: str | None = None
     checks: list[tuple[int, CheckTask]] = field(default_factory=list)
     final: Score | None = None
+    # A run or the compile hit its time limit: on a loaded machine that can happen to a correct program, so
+    # the verdict is kept out of the verdict cache.
+    timed_out: bool = False
 
 
 def _cut(text: str, size: int = EXCERPT) -> str:
@@ -292,6 +295,9 @@ class CodeReward:
             record_runs([ExecStatus.SANDBOX_ERROR.value] * len(runs), language.name)  # none of them ran
             raise
         record_runs([result.status.value for result in response.runs], language.name)
+        job.timed_out = any(
+            r is not None and r.status is ExecStatus.TIMEOUT for r in [response.compile, *response.runs]
+        )
         compile_error = None
         if response.compile is not None and response.compile.status is ExecStatus.COMPILE_ERROR:
             compile_error = _cut(response.compile.stderr or response.compile.message, 2000)
@@ -328,7 +334,7 @@ class CodeReward:
         if job.compile_error is not None:
             details["reason"] = "compile_error"
             details["compile_error"] = job.compile_error
-            return Score(params.compile_error_score, details)
+            return Score(params.compile_error_score, details, cacheable=not job.timed_out)
         cases = None if isinstance(job.suite, AssertSuite) else job.suite.cases[:total]
         try:
             value, extra = combine([o.score for o in outcomes], cases, params.scoring)
@@ -356,7 +362,7 @@ class CodeReward:
             }
             if outcome.message:
                 details["first_failure"]["checker_message"] = outcome.message
-        return Score(value, details)
+        return Score(value, details, cacheable=not job.timed_out)
 
 
 def _test_detail(outcome: Outcome) -> dict[str, Any]:
