@@ -72,6 +72,7 @@ class Plugin:
         self.flaky = Flaky()
         self.raising = Recorder(_matches)
         self.timed_out = Recorder(lambda item: Score(0.0, {"reason": "timeout"}, cacheable=False))
+        self.numbers = Recorder(lambda item: Score(float(item.reference) * 100 + (item.completion_tokens or 0)))
 
     @hookimpl
     def register_rewards(self, config: PluginConfig) -> list[Reward]:
@@ -85,6 +86,7 @@ class Plugin:
             Reward(name="flaky", description="d", score=self.flaky, deterministic=True),
             Reward(name="raising", description="d", score=explode, deterministic=True),
             Reward(name="timed_out", description="d", score=self.timed_out, deterministic=True),
+            Reward(name="numbers", description="d", score=self.numbers, deterministic=True),
         ]
 
 
@@ -171,6 +173,11 @@ async def test_a_cached_verdict_is_never_served_to_a_crafted_item_that_collides_
     response = await scorer.score(_request(crafted))
     assert [r.scores["matches"] for r in response.results] == [0.0, 0.0, 0.0, 1.0]
     assert plugin.matches.seen == ["42", "424", "4", "42|", "42"]  # every crafted item reached the reward
+    # Neighbouring fields whose encodings run together: reference 1 then 23 tokens, reference 12 then 3.
+    await scorer.score(_request([{"completion": "x", "reference": 1, "completion_tokens": 23}], ["numbers"]))
+    crafted_numbers = [{"completion": "x", "reference": 12, "completion_tokens": 3}]
+    response = await scorer.score(_request(crafted_numbers, ["numbers"]))
+    assert response.results[0].scores["numbers"] == 1203.0 and len(plugin.numbers.seen) == 2
 
 
 def test_the_key_changes_with_every_field_that_can_change_a_verdict() -> None:
