@@ -107,6 +107,7 @@ class RewardInfo(BaseModel):
     version: str
     description: str
     reads_scores: bool = False
+    deterministic: bool = Field(default=False, description="its verdicts may be reused by the verdict cache")
     params_schema: dict[str, Any]
 
 

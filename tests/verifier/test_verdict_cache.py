@@ -314,6 +314,8 @@ def test_metrics_show_hits_misses_bytes_and_the_bound(live_server: Callable[[Fas
     assert _sample(metrics, "verifier_verdict_cache_max_bytes") == 2**22
     assert "verifier_verdict_cache_evictions_total" in metrics
     assert len(plugin.matches.seen) == 3 + len(GROUP)  # the cache=false request scored everything
+    listed = {r["name"]: r["deterministic"] for r in httpx.get(f"{url}/v1/rewards", timeout=30).json()["rewards"]}
+    assert listed["matches"] is True and listed["undeclared"] is False
 
 
 def test_the_builtin_rule_rewards_declare_themselves_deterministic_and_the_judge_does_not() -> None:
