@@ -136,6 +136,7 @@ def _rewards(args: argparse.Namespace, settings: Settings) -> int:
                 "plugin": e.plugin.name,
                 "version": e.plugin.version,
                 "description": e.reward.description,
+                "deterministic": e.reward.deterministic,
                 "params_schema": e.reward.params.model_json_schema(),
             }
             for e in registry
