@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, ConfigDict
 
 from verifier import PluginConfig, Reward, RewardItem, Score, hookimpl
+from verifier.client import VerifierClient
 from verifier.http.app import create_app
 from verifier.registry import RewardRegistry, create_plugin_manager
 from verifier.schemas import VerifyRequest, VerifyResponse
@@ -314,6 +315,11 @@ def test_metrics_show_hits_misses_bytes_and_the_bound(live_server: Callable[[Fas
     assert _sample(metrics, "verifier_verdict_cache_max_bytes") == 2**22
     assert "verifier_verdict_cache_evictions_total" in metrics
     assert len(plugin.matches.seen) == 3 + len(GROUP)  # the cache=false request scored everything
+    with VerifierClient(url) as client:
+        before_client = len(plugin.matches.seen)
+        client.verify(GROUP, rewards=["matches"], cache=False)
+        client.verify(GROUP, rewards=["matches"])
+        assert len(plugin.matches.seen) - before_client == len(GROUP)  # the first scored all, the second none
     listed = {r["name"]: r["deterministic"] for r in httpx.get(f"{url}/v1/rewards", timeout=30).json()["rewards"]}
     assert listed["matches"] is True and listed["undeclared"] is False
 
