@@ -17,6 +17,7 @@ from verifier.registry import RewardRegistry, create_plugin_manager
 from verifier.schemas import HealthResponse
 from verifier.scoring import BatchScorer, ScoringObserver
 from verifier.settings import Settings
+from verifier.verdict_cache import shared_cache
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ async def running(
                 max_items=settings.max_batch_items,
                 max_completion_chars=settings.max_completion_chars,
                 observer=observer,
+                cache=shared_cache(settings.verdict_cache_bytes),
             ),
             profiles,
         )

@@ -21,6 +21,7 @@ from verifier.errors import InvalidRequestError, LimitExceededError
 from verifier.registry import RegisteredReward, RewardRegistry
 from verifier.schemas import Item, ItemResult, VerifyRequest, VerifyResponse, Weights
 from verifier.types import RewardItem, Score, to_score
+from verifier.verdict_cache import VerdictCache, batch_lookup
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,10 @@ class BatchScorer:
         max_items: int | None = None,
         max_completion_chars: int | None = None,
         observer: ScoringObserver | None = None,
+        cache: VerdictCache | None = None,
     ):
         self.registry = registry
+        self.cache = cache
         self.reward_timeout_s = reward_timeout_s
         self.max_items = max_items
         self.max_completion_chars = max_completion_chars
@@ -64,7 +67,7 @@ class BatchScorer:
     async def score(self, request: VerifyRequest) -> VerifyResponse:
         """Validate the request against the registry (raising a ``RequestError``), then score it."""
         plans = self.plan(request)
-        await self._run(plans)
+        await self._run(plans, use_cache=request.cache)
         return self._combine(plans, request)
 
     def plan(self, request: VerifyRequest) -> list[_Plan]:
@@ -137,7 +140,7 @@ class BatchScorer:
                 [{"loc": [*loc, *err["loc"]], "msg": err["msg"], "type": err["type"]} for err in exc.errors()]
             ) from None
 
-    async def _run(self, plans: list[_Plan]) -> None:
+    async def _run(self, plans: list[_Plan], use_cache: bool = True) -> None:
         needed: dict[str, list[_Plan]] = {}
         for plan in plans:
             for name in plan.weights:
@@ -150,9 +153,9 @@ class BatchScorer:
         ):
             async with anyio.create_task_group() as tg:
                 for entry in phase:
-                    tg.start_soon(self._run_reward, entry, needed[entry.name])
+                    tg.start_soon(self._run_reward, entry, needed[entry.name], use_cache)
 
-    async def _run_reward(self, entry: RegisteredReward, plans: list[_Plan]) -> None:
+    async def _run_reward(self, entry: RegisteredReward, plans: list[_Plan], use_cache: bool) -> None:
         reward = entry.reward
         items = [
             RewardItem(
@@ -169,10 +172,13 @@ class BatchScorer:
         ]
         started = time.perf_counter()
         timed_out = False
+        # Verdicts a deterministic reward gave before are reused; only the rest reach the reward.
+        lookup = batch_lookup(self.cache if use_cache else None, entry, items)
+        todo = items if lookup is None else lookup.to_score
         try:
             with anyio.fail_after(self.reward_timeout_s):
-                results = await _call(reward.score, items)
-            scores = _check_results(results, len(items))
+                results = await _call(reward.score, todo) if todo else []
+            scores = _check_results(results, len(todo))
         except BaseException as exc:
             if isinstance(
                 exc, anyio.get_cancelled_exc_class() | KeyboardInterrupt | SystemExit | GeneratorExit
@@ -183,11 +189,13 @@ class BatchScorer:
             log.error(
                 "reward %s failed for %d items: %s",
                 reward.name,
-                len(items),
+                len(todo),
                 message,
                 exc_info=not isinstance(exc, TimeoutError),
             )
-            scores = [Score(None, {}, message)] * len(items)
+            scores = [Score(None, {}, message)] * len(todo)
+        if lookup is not None:
+            scores = lookup.complete(scores)
         for plan, score in zip(plans, scores, strict=True):
             plan.scores[reward.name] = score
         if self.observer is not None:
@@ -199,6 +207,7 @@ class BatchScorer:
 
     def _combine(self, plans: list[_Plan], request: VerifyRequest) -> VerifyResponse:
         results = []
+        versions: dict[str, str] = {}  # the version of the plugin behind each reward, for re-verification
         for plan in plans:
             total = 0.0
             applied = False
@@ -209,6 +218,8 @@ class BatchScorer:
             details: dict[str, dict[str, Any]] = {}
             errors: dict[str, str] = {}
             for name, weight in plan.weights.items():
+                if name not in versions:
+                    versions[name] = self.registry.get(name).plugin.version
                 score = plan.scores[name]
                 scores[name] = score.value
                 if score.details:
@@ -225,6 +236,7 @@ class BatchScorer:
                     scores=scores,
                     details=details,
                     errors=errors,
+                    versions={name: versions[name] for name in plan.weights},
                 )
             )
         if request.group_size is not None:

@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     graceful_shutdown_s: float = Field(
         default=30.0, ge=0, description="on SIGTERM, how long in-flight batches may finish (new ones get 503)"
     )
+    verdict_cache_bytes: int = Field(
+        default=256 * 2**20,
+        ge=0,
+        description="memory for the verdict cache of deterministic rewards, shared by the process; 0 turns it off",
+    )
     reward_timeout_s: float = Field(
         default=600.0,
         gt=0,

@@ -136,6 +136,9 @@ class Job:
     compile_error: str | None = None
     checks: list[tuple[int, CheckTask]] = field(default_factory=list)
     final: Score | None = None
+    # A run or the compile hit its time limit: on a loaded machine that can happen to a correct program, so
+    # the verdict is kept out of the verdict cache.
+    timed_out: bool = False
 
 
 def _cut(text: str, size: int = EXCERPT) -> str:
@@ -288,6 +291,7 @@ class CodeReward:
             exec_request = ExecRequest(program=program, runs=runs, stop_on_failure=params.stop_on_first_failure)
             response = await self._execute(self.executor.execute(exec_request), len(runs), language.name)
             record_runs([result.status.value for result in response.runs], language.name)
+            job.timed_out = _timed_out([response.compile, *response.runs])
             outcomes = [
                 self._stdio_result(job, index, result, suite.cases[index]) for index, result in enumerate(response.runs)
             ]
@@ -296,6 +300,8 @@ class CodeReward:
             pair_request, nonces = _pair_request(suite, code, language, params, limits)
             pair = await self._execute(self.executor.execute_pair(pair_request), len(nonces), language.name)
             record_runs([run.program.status.value for run in pair.runs], language.name)
+            sides = [side for run in pair.runs for side in (run.program, run.peer)]
+            job.timed_out = _timed_out([pair.compile, pair.peer_compile, *sides])
             if pair.peer_compile is not None and pair.peer_compile.status is not ExecStatus.OK:
                 why = pair.peer_compile.stderr or pair.peer_compile.message
                 raise _JudgeUnusable(f"the interactor does not compile: {_cut(why, 1000)}")
@@ -343,7 +349,7 @@ class CodeReward:
         if job.compile_error is not None:
             details["reason"] = "compile_error"
             details["compile_error"] = job.compile_error
-            return Score(params.compile_error_score, details)
+            return Score(params.compile_error_score, details, cacheable=not job.timed_out)
         cases = None if isinstance(job.suite, AssertSuite) else job.suite.cases[:total]
         try:
             value, extra = combine([o.score for o in outcomes], cases, params.scoring)
@@ -371,7 +377,7 @@ class CodeReward:
             }
             if outcome.message:
                 details["first_failure"]["checker_message"] = outcome.message
-        return Score(value, details)
+        return Score(value, details, cacheable=not job.timed_out)
 
 
 def _test_detail(outcome: Outcome) -> dict[str, Any]:
@@ -426,6 +432,10 @@ def _stdio_outcome(result: ExecResult, case: StdioCase, params: CodeParams) -> O
     if case.output is not None and tokens_match(result.stdout, case.output, params.float_tolerance):
         return Outcome(True, "passed", result.wall_time_s)
     return Outcome(False, "wrong_answer", result.wall_time_s, **excerpt)
+
+
+def _timed_out(results: Sequence[ExecResult | None]) -> bool:
+    return any(result is not None and result.status is ExecStatus.TIMEOUT for result in results)
 
 
 class _JudgeUnusable(Exception):

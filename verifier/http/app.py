@@ -38,7 +38,11 @@ def create_app(
     settings = settings or Settings()
     check_exposure(settings)
     admission = Admission(settings.max_concurrent_batches, settings.max_queued_batches)
-    app_metrics = Metrics(admission, health=lambda: app.state.runtime.health() if app.state.runtime else None)
+    app_metrics = Metrics(
+        admission,
+        health=lambda: app.state.runtime.health() if app.state.runtime else None,
+        verdict_cache=lambda: app.state.runtime.scorer.cache if app.state.runtime else None,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from verifier.http.admission import Admission
 from verifier.schemas import HealthResponse
+from verifier.verdict_cache import CacheStats, VerdictCache
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 
@@ -47,9 +48,48 @@ class _RewardHealth(Collector):
         )
 
 
+class _VerdictCacheMetrics(Collector):
+    """The process's verdict cache, read at scrape time (it is shared by every app of the process)."""
+
+    def __init__(self, cache: Callable[[], VerdictCache | None]) -> None:
+        self.cache = cache
+
+    def describe(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        return self._families(None)  # at registration, before any runtime exists
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        cache = self.cache()
+        return self._families(cache.stats() if cache is not None else None)
+
+    @staticmethod
+    def _families(stats: CacheStats | None) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        lookups = CounterMetricFamily(
+            "verifier_verdict_cache_lookups",
+            "verdicts of deterministic rewards looked up in the cache, by reward and result (hit, miss)",
+            labels=["reward", "result"],
+        )
+        for reward, (hits, misses) in sorted((stats.lookups if stats else {}).items()):
+            lookups.add_metric([reward, "hit"], hits)
+            lookups.add_metric([reward, "miss"], misses)
+        yield lookups
+        yield CounterMetricFamily(
+            "verifier_verdict_cache_evictions", "verdicts dropped to stay under the byte bound",
+            value=stats.evictions if stats else 0,
+        )  # fmt: skip
+        yield GaugeMetricFamily("verifier_verdict_cache_bytes", "bytes the cached verdicts take (estimated)",
+                                value=stats.bytes if stats else 0)  # fmt: skip
+        yield GaugeMetricFamily("verifier_verdict_cache_entries", "verdicts in the cache",
+                                value=stats.entries if stats else 0)  # fmt: skip
+        yield GaugeMetricFamily("verifier_verdict_cache_max_bytes", "the cache's byte bound (0: off)",
+                                value=stats.max_bytes if stats else 0)  # fmt: skip
+
+
 class Metrics:
     def __init__(
-        self, admission: Admission, health: Callable[[], HealthResponse | None] = lambda: None
+        self,
+        admission: Admission,
+        health: Callable[[], HealthResponse | None] = lambda: None,
+        verdict_cache: Callable[[], VerdictCache | None] = lambda: None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -105,6 +145,7 @@ class Metrics:
             lambda: float(admission.draining)
         )
         r.register(_RewardHealth(health))
+        r.register(_VerdictCacheMetrics(verdict_cache))
 
     def reward_done(
         self, reward: str, items: int, seconds: float, nulls: int, errors: int, timed_out: bool
