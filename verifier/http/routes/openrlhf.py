@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from verifier.errors import InvalidRequestError, RequestError
 from verifier.http.admission import Admission
 from verifier.http.auth import KeyChecker
-from verifier.http.body import parse_body, read_body
+from verifier.http.body import declared_length, parse_body, read_body
 from verifier.http.deps import RuntimeDep
 from verifier.profiles import split_query
 from verifier.schemas import ErrorResponse, Item, ItemResult, VerifyRequest, VerifyResponse, parse_weights
@@ -85,13 +85,17 @@ async def openrlhf(
     markers = (response_start,) if response_start is not None else chosen.response_start if chosen else ()
     policy = on_unscored or runtime.settings.openrlhf_on_unscored
     admission: Admission = request.app.state.admission
-    async with admission.slot():
-        body = parse_body(OpenRLHFRequest, await read_body(request, runtime.settings.max_request_bytes))
+    limit = runtime.settings.max_request_bytes
+    with admission.admit(declared_length(request, limit)) as ticket:
+        body = parse_body(OpenRLHFRequest, await read_body(request, limit, ticket.hold_bytes))
         items, unsplit = _items(body, markers)
         scored = runtime.profiles.resolve(VerifyRequest(items=items, rewards=weights, profile=profile))
         resolved = scored.rewards or {}
         weights = resolved if isinstance(resolved, dict) else dict.fromkeys(resolved, 1.0)
-        result = await runtime.scorer.score(scored) if items else VerifyResponse(results=[])
+        # One sample a request is how OpenRLHF's client sends: the coalescer scores concurrent ones together.
+        result = (
+            await runtime.coalescer.score(scored, admit=ticket.hold_items) if items else VerifyResponse(results=[])
+        )
     return _answer(_with_unsplit(result, unsplit, weights), weights, policy)
 
 
