@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from verifier.errors import InvalidRequestError, RequestError
@@ -73,7 +73,7 @@ async def openrlhf(
     ] = None,
     on_unscored: Annotated[Literal["error", "zero"] | None, Query()] = None,
     key: Annotated[str | None, Query(description="API key, for clients that cannot send headers")] = None,
-) -> OpenRLHFResponse:
+) -> Response:
     """Score a batch in OpenRLHF's remote reward protocol."""
     _authenticate(request, key)
     chosen = runtime.profiles.get(profile) if profile is not None else None
@@ -96,7 +96,9 @@ async def openrlhf(
         result = (
             await runtime.coalescer.score(scored, admit=ticket.hold_items) if items else VerifyResponse(results=[])
         )
-    return _answer(_with_unsplit(result, unsplit, weights), weights, policy)
+    answer = _answer(_with_unsplit(result, unsplit, weights), weights, policy)
+    # Serialised here rather than re-validated through response_model: per-sample clients send thousands.
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 def _authenticate(request: Request, key: str | None) -> None:
