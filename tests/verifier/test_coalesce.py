@@ -186,3 +186,23 @@ async def test_an_openrlhf_burst_of_single_sample_requests_through_uvicorn_loses
         metrics = (await client.get(f"{url}/metrics")).text
     assert _metric(metrics, "verifier_batch_requests_sum") == 256
     assert _metric(metrics, "verifier_batch_requests_count") < 256  # requests shared batches
+
+
+async def test_every_request_counts_as_an_item_so_a_flood_of_empty_ones_is_bounded_too() -> None:
+    app = _app(max_items_in_flight=1)
+    empty = {"query": []}
+    async with app_client(app) as client:
+        assert (await client.post("/v1/openrlhf?rewards=echo", json=empty)).json()["rewards"] == []
+        with app.state.admission.admit(None):  # another request's item in flight
+            refused = await client.post("/v1/openrlhf?rewards=echo", json=empty)
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+        assert refused.json()["error"]["details"]["limit"] == "items in flight"
+        assert (await client.post("/v1/openrlhf?rewards=echo", json=empty)).status_code == 200
+
+
+async def test_openrlhf_query_parameters_are_validated_with_the_one_error_shape() -> None:
+    async with app_client(_app()) as client:
+        response = await client.post("/v1/openrlhf?rewards=echo&on_unscored=maybe", json={"query": ["1"]})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request" and error["details"]["errors"][0]["loc"] == ["query", "on_unscored"]

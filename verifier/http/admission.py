@@ -6,7 +6,8 @@ per-sample clients send thousands of one-item requests at once (OpenRLHF's clien
 times, 1 s apart, ignoring ``Retry-After``), and those must all get in, while a few huge batches must not.
 
 A request's bytes are held from its declared ``Content-Length`` before the body is read (a chunked body's as it
-arrives), so a flood is refused without buffering it; its items are held once it is parsed and valid. Past either
+arrives), so a flood is refused without buffering it; its items are held once it is parsed and valid (every
+request holds at least one from the start). Past either
 bound the request gets ``429`` with ``Retry-After``; a request that could never fit gets ``413``. While the
 server drains for shutdown, new requests get ``503``. Admitted requests wait in the coalescer's batches
 (``verifier.coalesce``), which ``max_concurrent_batches`` bounds in time, not in memory.
@@ -57,6 +58,7 @@ class Admission:
             raise ShuttingDownError()
         ticket = Ticket(self)
         try:
+            ticket.hold_items(0)
             if declared_bytes:
                 ticket.hold_bytes(declared_bytes)
             yield ticket
@@ -76,18 +78,23 @@ class Ticket:
     def hold_bytes(self, total: int) -> None:
         """Hold ``total`` bytes for this request (more as a chunked body grows); 429 past the bound."""
         if total > self.bytes:
-            self._hold("bytes in flight", total - self.bytes, total, self.admission.bytes, self.admission.max_bytes)
-            self.admission.bytes += total - self.bytes
+            others = self.admission.bytes - self.bytes
+            self._check("bytes in flight", others, total, self.admission.max_bytes)
+            self.admission.bytes = others + total
             self.bytes = total
 
     def hold_items(self, count: int) -> None:
-        """Hold ``count`` items for this request; 429 past the bound."""
-        self._hold("items in flight", count, self.items + count, self.admission.items, self.admission.max_items)
-        self.admission.items += count
-        self.items += count
+        """Hold ``count`` items for this request; 429 past the bound. A request counts as at least one item:
+        an empty one still costs its connection, its task and its buffers."""
+        total = max(count, 1)
+        if total > self.items:
+            others = self.admission.items - self.items
+            self._check("items in flight", others, total, self.admission.max_items)
+            self.admission.items = others + total
+            self.items = total
 
-    def _hold(self, limit: str, asked: int, request_total: int, in_flight: int, maximum: int) -> None:
-        if request_total > maximum:  # not even alone: retrying cannot help
-            raise LimitExceededError(limit, request_total, maximum)
-        if in_flight + asked > maximum:
-            raise OverloadedError(limit, in_flight, asked, maximum, self.admission.retry_after)
+    def _check(self, limit: str, others: int, total: int, maximum: int) -> None:
+        if total > maximum:  # not even alone: retrying cannot help
+            raise LimitExceededError(limit, total, maximum)
+        if others + total > maximum:
+            raise OverloadedError(limit, others, total, maximum, self.admission.retry_after)
