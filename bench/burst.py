@@ -11,9 +11,9 @@ profits from an earlier one), warms it up, then for each burst size N:
 Prints the samples lost (no reward after 5 tries: OpenRLHF's ``torch.cat`` then fails), the burst's wall time
 and its ratio to the one-batch time, the CPU seconds the server and its math workers spent on each phase and
 their ratio (on a shared machine the wall-time ratio is mostly the other tenants' load; the CPU ratio is what
-the burst costs), the 429s, whether every sample got its own reward (the one-batch answer for it), and the
-server's RSS before, at its peak during (sampled every 20 ms from /proc) and after the burst. Both phases run
-``--repeats`` times; then the median ratios.
+the burst costs), how many batches the server scored the burst in (coalesced), the 429s, whether every sample
+got its own reward (the one-batch answer for it), and the server's RSS before, at its peak during (sampled
+every 20 ms from /proc) and after the burst. Both phases run ``--repeats`` times; then the median ratios.
 
     .venv/bin/python -m bench.burst                 # N = 1024 and 4096
     .venv/bin/python -m bench.burst --bursts 256
@@ -66,6 +66,14 @@ def cpu_s(pid: int) -> float:
             continue  # exited meanwhile
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
+
+
+async def batches_scored(url: str) -> float:
+    """How many (coalesced) batches the server has scored, from its /metrics."""
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"{url}/metrics")).text
+    line = next(line for line in text.splitlines() if line.startswith("verifier_batch_requests_count "))
+    return float(line.split()[1])
 
 
 def rss_mib(pid: int) -> float:
@@ -127,16 +135,18 @@ async def run(url: str, pid: int, sizes: list[int], repeats: int) -> bool:
             cpu_before = cpu_s(pid)
             batch_s, expected = await one_batch(endpoint, samples)
             batch_cpu = cpu_s(pid) - cpu_before
-            cpu_before = cpu_s(pid)
+            cpu_before, batches_before = cpu_s(pid), await batches_scored(url)
             burst_s, got, tally, rss = await burst(endpoint, samples, pid)
             burst_cpu = cpu_s(pid) - cpu_before
+            batches = await batches_scored(url) - batches_before
             own = sum(g == e for g, e in zip(got, expected, strict=True))
             ratios.append(burst_s / batch_s)
             cpu_ratios.append(burst_cpu / batch_cpu)
             print(
                 f"N={n:5d}: one batch {batch_s:6.2f} s ({batch_cpu:5.1f} s CPU) | {n} single-sample requests "
-                f"{burst_s:6.2f} s ({burst_cpu:5.1f} s CPU) | ratio {burst_s / batch_s:.2f}x wall, "
-                f"{burst_cpu / batch_cpu:.2f}x CPU | lost {tally.lost} | 429s {tally.statuses.get(429, 0)} | "
+                f"{burst_s:6.2f} s ({burst_cpu:5.1f} s CPU, {batches:.0f} batches) | "
+                f"ratio {burst_s / batch_s:.2f}x wall, {burst_cpu / batch_cpu:.2f}x CPU | lost {tally.lost} | "
+                f"429s {tally.statuses.get(429, 0)} | "
                 f"own reward {own}/{n} | RSS before/peak/after {rss[0]:.0f}/{rss[1]:.0f}/{rss[2]:.0f} MiB"
             )
             other = {k: v for k, v in tally.statuses.items() if k != 200}

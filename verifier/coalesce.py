@@ -81,12 +81,13 @@ class Coalescer:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Coalescer]:
+        """Score shared batches until the block ends; on exit, the batches already formed are finished."""
         async with anyio.create_task_group() as tasks:
             self._tasks = tasks
             try:
                 yield self
             finally:
-                self._tasks = None  # the task group waits for the batches already formed
+                self._tasks = None  # later requests are scored alone; the task group waits for the formed ones
 
     async def score(
         self, request: VerifyRequest, *, admit: Callable[[int], None] | None = None
