@@ -257,7 +257,9 @@ async def test_past_the_in_flight_bound_429_and_retrying_clients_lose_and_duplic
         async with anyio.create_task_group() as tg:
             for items in batches:
                 tg.start_soon(once, items)
-    assert statuses.count(200) == 2 and statuses.count(429) == 4  # two batches' items in flight, the rest refused
+    # At most two batches' items fit in flight (a request also holds one item while its body is read, so a
+    # second batch may find the bound taken by the others' bodies): the rest are refused, none is lost.
+    assert 1 <= statuses.count(200) <= 2 and statuses.count(200) + statuses.count(429) == len(batches)
 
     # The client honours Retry-After and retries; every batch gets through, each item exactly once.
     seen: dict[str, list[Any]] = {}
