@@ -90,7 +90,8 @@ async def test_a_reward_that_raises_for_one_request_leaves_the_others_of_its_bat
     # echo raises for the whole call on a completion that is not a number: only its own request may pay for it.
     good = [{"rewards": ["echo"], "items": [{"id": f"ok{i}", "completion": str(i)}]} for i in range(6)]
     bad = {"rewards": ["echo", "async_length"], "items": [{"id": "bad", "completion": "abc"}]}
-    requests = [*good[:3], bad, *good[3:]]
+    also_bad = {"rewards": ["echo"], "items": [{"id": "also_bad", "completion": "xyz"}]}
+    requests = [good[0], also_bad, *good[1:3], bad, *good[3:]]
     invalid = {"rewards": ["no_such_reward"], "items": [{"completion": "1"}]}
     app = _app(coalesce_window_ms=1000, coalesce_max_items=len(requests))
     async with app_client(app) as client:
@@ -99,11 +100,13 @@ async def test_a_reward_that_raises_for_one_request_leaves_the_others_of_its_bat
     assert answers[-1].status_code == 400  # refused alone, before it could join the batch
     assert answers[-1].json()["error"]["type"] == "unknown_reward"
     results = [a.json()["results"] for a in answers[:-1]]
-    assert [r[0]["scores"]["echo"] for r in results if r[0]["id"] != "bad"] == [float(i) for i in range(6)]
-    assert all(not r[0]["errors"] for r in results if r[0]["id"] != "bad")
-    (failed,) = (r[0] for r in results if r[0]["id"] == "bad")
-    assert failed["scores"] == {"echo": None, "async_length": 3.0}  # its other reward still scored
-    assert "ValueError" in failed["errors"]["echo"] and failed["reward"] == 3.0
+    scored = [r[0] for r in results if r[0]["id"].startswith("ok")]
+    assert [r["scores"]["echo"] for r in scored] == [float(i) for i in range(6)]
+    assert all(not r["errors"] for r in scored)
+    failed = {r[0]["id"]: r[0] for r in results if not r[0]["id"].startswith("ok")}
+    assert failed["bad"]["scores"] == {"echo": None, "async_length": 3.0}  # its other reward still scored
+    assert "ValueError" in failed["bad"]["errors"]["echo"] and failed["bad"]["reward"] == 3.0
+    assert failed["also_bad"]["scores"] == {"echo": None} and failed["also_bad"]["reward"] is None
     assert _metric(metrics, "verifier_batch_requests_count") == 1.0
 
 
