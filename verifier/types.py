@@ -107,8 +107,9 @@ class Reward:
     """A reward a plugin registers.
 
     ``score`` receives every item of a batch that asked for this reward, in batch order, and returns one
-    result per item (sync or async). ``lifespan``, if given, is entered when the host starts and exited when
-    it stops: the place for process pools, clients and warm-up. ``health`` feeds ``/readyz``.
+    result per item (sync or async). A batch may hold several concurrent requests' items (coalesced), each
+    with its own params: score each item on its own. ``lifespan``, if given, is entered when the host starts
+    and exited when it stops: the place for process pools, clients and warm-up. ``health`` feeds ``/readyz``.
 
     ``deterministic=True`` lets the host reuse a verdict (the verdict cache, docs/plugins.md): declare it only
     when a successful verdict is a function of the item (completion, prompt, reference, completion tokens,

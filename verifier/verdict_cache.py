@@ -207,16 +207,21 @@ def _fields(*parts: bytes) -> bytes:
 
 
 def batch_lookup(
-    cache: VerdictCache | None, entry: RegisteredReward, items: Sequence[RewardItem]
+    cache: VerdictCache | None,
+    entry: RegisteredReward,
+    items: Sequence[RewardItem],
+    uncached: Sequence[bool] | None = None,
 ) -> BatchLookup | None:
-    """``items`` of ``entry`` against ``cache``; ``None`` (score them all) when the reward is not deterministic."""
-    if cache is None or not entry.reward.deterministic:
+    """``items`` of ``entry`` against ``cache``; ``None`` (score them all) when the reward is not deterministic.
+    ``uncached[i]``: item ``i`` neither reads nor fills the cache (its request said ``cache: false``; a batch
+    may hold several requests' items)."""
+    if cache is None or not entry.reward.deterministic or (uncached is not None and all(uncached)):
         return None
     options = entry.config.options if entry.config is not None else None
     identity = reward_identity(entry.name, entry.plugin.name, entry.plugin.version, options)
     if identity is None:
         return None
-    return BatchLookup(cache, entry.name, identity, items, entry.reward.reads_scores)
+    return BatchLookup(cache, entry.name, identity, items, entry.reward.reads_scores, uncached)
 
 
 class BatchLookup:
@@ -228,7 +233,13 @@ class BatchLookup:
     """
 
     def __init__(
-        self, cache: VerdictCache, reward: str, identity: bytes, items: Sequence[RewardItem], reads_scores: bool
+        self,
+        cache: VerdictCache,
+        reward: str,
+        identity: bytes,
+        items: Sequence[RewardItem],
+        reads_scores: bool,
+        uncached: Sequence[bool] | None = None,
     ) -> None:
         self.cache = cache
         self._found: list[Score | None] = [None] * len(items)
@@ -240,7 +251,11 @@ class BatchLookup:
         for position, item in enumerate(items):
             if id(item.params) not in params:
                 params[id(item.params)] = _canonical(item.params.model_dump(mode="json"))
-            key = verdict_key(identity, item, reads_scores, params[id(item.params)])
+            key = (
+                None
+                if uncached and uncached[position]
+                else verdict_key(identity, item, reads_scores, params[id(item.params)])
+            )
             if key is not None:
                 if key in pending:
                     self._fills[pending[key]].append(position)

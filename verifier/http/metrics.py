@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from verifier.coalesce import Coalescer
 from verifier.http.admission import Admission
 from verifier.schemas import HealthResponse
 from verifier.verdict_cache import CacheStats, VerdictCache
@@ -90,6 +91,8 @@ class Metrics:
         admission: Admission,
         health: Callable[[], HealthResponse | None] = lambda: None,
         verdict_cache: Callable[[], VerdictCache | None] = lambda: None,
+        coalescer: Callable[[], Coalescer | None] = lambda: None,
+        max_concurrent_batches: int = 0,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -131,16 +134,28 @@ class Metrics:
         self.reward_timeouts = Counter(
             "verifier_reward_timeouts", "reward calls over reward_timeout_s", ["reward"], registry=r
         )
-        Gauge("verifier_batches_active", "batches being scored", registry=r).set_function(
-            lambda: admission.active
+        Gauge("verifier_items_in_flight", "items admitted and not yet answered", registry=r).set_function(
+            lambda: admission.items
         )
-        Gauge("verifier_batches_waiting", "batches queued for a slot", registry=r).set_function(
-            lambda: admission.waiting
+        Gauge("verifier_bytes_in_flight", "request bytes admitted and not yet answered", registry=r).set_function(
+            lambda: admission.bytes
         )
-        limits = Gauge("verifier_batches_limit", "admission limits: batches scored at once, queued", ["kind"],
-                       registry=r)  # fmt: skip
-        limits.labels("active").set(admission.max_active)
-        limits.labels("queued").set(admission.max_total - admission.max_active)
+        in_flight = Gauge("verifier_in_flight_limit", "admission limits (429 above)", ["kind"], registry=r)
+        in_flight.labels("items").set(admission.max_items)
+        in_flight.labels("bytes").set(admission.max_bytes)
+        Gauge("verifier_batches_active", "(coalesced) batches being scored", registry=r).set_function(
+            lambda: _or_zero(coalescer(), "active")
+        )
+        Gauge("verifier_batches_waiting", "batches formed, filling or waiting for a slot", registry=r).set_function(
+            lambda: _or_zero(coalescer(), "waiting")
+        )
+        Gauge("verifier_batches_limit", "batches scored at the same time", registry=r).set(max_concurrent_batches)
+        self.batch_requests = Histogram(
+            "verifier_batch_requests",
+            "requests coalesced into one scored batch",
+            buckets=(1, 2, 4, 16, 64, 256, 1024, 4096),
+            registry=r,
+        )
         Gauge("verifier_draining", "1 once a shutdown signal arrived (new batches get 503)", registry=r).set_function(
             lambda: float(admission.draining)
         )
@@ -159,9 +174,16 @@ class Metrics:
         if timed_out:
             self.reward_timeouts.labels(reward).inc()
 
+    def batch_done(self, requests: int) -> None:
+        self.batch_requests.observe(requests)
+
     def request_done(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
         self.request_seconds.labels(route).observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry) + generate_latest(REGISTRY)
+
+
+def _or_zero(coalescer: Coalescer | None, counter: str) -> int:
+    return int(getattr(coalescer, counter)) if coalescer is not None else 0
