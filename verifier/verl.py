@@ -1,18 +1,29 @@
 """verl custom reward functions that score through the verifier over HTTP.
 
-verl loads a reward function from a file path; this module is that file::
+verl loads a reward function from a file path; this module is that file. Under verl's default reward loop
+(``reward_model.use_reward_loop=True``), whose workers score one sample a call, concurrently::
 
     custom_reward_function.path=$(python -c 'import verifier.verl as m; print(m.__file__)')
-    custom_reward_function.name=compute_score          # one sample a call (the naive reward manager)
-    # or, a whole batch in one request:
-    custom_reward_function.name=compute_score_batch
-    reward_model.reward_manager=batch
+    custom_reward_function.name=compute_score_async      # awaited by the loop: no thread per sample
+    reward_model.reward_manager=naive
     +custom_reward_function.reward_kwargs.url=http://verifier:8000
-    +custom_reward_function.reward_kwargs.rewards='math:1.0,format:0.5'
+    +custom_reward_function.reward_kwargs.profile=r1
 
-``url``, ``rewards`` and ``api_key`` come from the reward kwargs, else from ``VERIFIER_URL``,
-``VERIFIER_REWARDS`` and ``VERIFIER_API_KEY`` in the trainer's environment, else the defaults below. The
-``ground_truth`` is the item's ``reference``; ``extra_info["prompt"]`` (when present) its prompt.
+and under verl's legacy reward managers (``reward_model.use_reward_loop=False``)::
+
+    custom_reward_function.name=compute_score_batch      # a whole batch in one request
+    reward_model.reward_manager=batch
+    # or compute_score with reward_manager=naive, one sample a call
+
+The service coalesces the loop's concurrent single-sample requests into shared batches (docs/operations.md).
+
+``url``, ``rewards``, ``profile`` and ``api_key`` come from the reward kwargs, else from ``VERIFIER_URL``,
+``VERIFIER_REWARDS``, ``VERIFIER_PROFILE`` and ``VERIFIER_API_KEY`` in the trainer's environment, else the
+defaults below (``rewards`` replaces the profile's rewards; with neither, ``math``). Each sample's
+``data_source`` goes with it: a profile's ``data_source`` map picks the rewards per dataset, so one run can mix
+math and code datasets (``[profiles.mixed] data_source = {"openai/gsm8k" = "r1", "codecontests" = "code"}``).
+The ``ground_truth`` is the item's ``reference``; ``extra_info["prompt"]`` (when a string) its prompt, and
+``extra_info["verifier_params"]`` (when a mapping of reward -> params) its params.
 
 A sample the verifier cannot score (its reward is null: the sandbox is down, the reference is unparseable)
 raises ``UnscoredError`` unless ``on_unscored="zero"``: a silent 0.0 would be learnt from.
@@ -20,19 +31,21 @@ raises ``UnscoredError`` unless ``on_unscored="zero"``: a silent 0.0 would be le
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import os
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from verifier.client import DEFAULT_URL, VerifierClient
+from verifier.client import DEFAULT_URL, AsyncVerifierClient, VerifierClient
 from verifier.errors import VerifierError
 from verifier.schemas import Item, ItemResult, parse_weights
 
 DEFAULT_REWARDS = {"math": 1.0}
 
 _clients: dict[tuple[str, str | None], VerifierClient] = {}
+_async_clients: dict[tuple[str, str | None, int], tuple[asyncio.AbstractEventLoop, AsyncVerifierClient]] = {}
 _clients_lock = threading.Lock()
 
 
@@ -51,6 +64,26 @@ def compute_score(
     return compute_score_batch([data_source], [solution_str], [ground_truth], [extra_info], **reward_kwargs)[0]
 
 
+async def compute_score_async(
+    data_source: str,
+    solution_str: str,
+    ground_truth: Any,
+    extra_info: Mapping[str, Any] | None = None,
+    *,
+    url: str | None = None,
+    rewards: str | Mapping[str, float] | None = None,
+    profile: str | None = None,
+    api_key: str | None = None,
+    on_unscored: str = "error",
+    **_: Any,
+) -> dict[str, Any]:
+    """One sample, awaited by verl's reward loop (which calls it for every sample at once)."""
+    items = _items([data_source], [solution_str], [ground_truth], [extra_info])
+    weights, profile = _choice(rewards, profile)
+    response = await _async_client(url, api_key).verify(items, rewards=weights, profile=profile)
+    return _sample(response.results[0], on_unscored)
+
+
 def compute_score_batch(
     data_sources: Sequence[str],
     solution_strs: Sequence[str],
@@ -59,19 +92,49 @@ def compute_score_batch(
     *,
     url: str | None = None,
     rewards: str | Mapping[str, float] | None = None,
+    profile: str | None = None,
     api_key: str | None = None,
     on_unscored: str = "error",
     **_: Any,
 ) -> list[dict[str, Any]]:
     """A whole batch in one request; one dict per sample, in order."""
-    weights = _weights(rewards)
-    infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
-    items = [
-        Item(id=i, prompt=_prompt(info), completion=solution, reference=truth)
-        for i, (solution, truth, info) in enumerate(zip(solution_strs, ground_truths, infos, strict=True))
-    ]
-    response = _client(url, api_key).verify(items, rewards=weights)
+    items = _items(data_sources, solution_strs, ground_truths, extra_infos)
+    weights, profile = _choice(rewards, profile)
+    response = _client(url, api_key).verify(items, rewards=weights, profile=profile)
     return [_sample(result, on_unscored) for result in response.results]
+
+
+def _items(
+    data_sources: Sequence[str],
+    solution_strs: Sequence[str],
+    ground_truths: Sequence[Any],
+    extra_infos: Sequence[Mapping[str, Any] | None] | None,
+) -> list[Item]:
+    infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
+    rows = zip(data_sources, solution_strs, ground_truths, infos, strict=True)
+    return [
+        Item(
+            id=i,
+            prompt=_prompt(info),
+            completion=solution,
+            reference=truth,
+            data_source=source if isinstance(source, str) and source else None,
+            params=_params(info),
+        )
+        for i, (source, solution, truth, info) in enumerate(rows)
+    ]
+
+
+def _choice(
+    rewards: str | Mapping[str, float] | None, profile: str | None
+) -> tuple[dict[str, float] | None, str | None]:
+    """The rewards and the profile a call asks for: a profile alone lets its rewards (and map) decide."""
+    profile = profile or os.environ.get("VERIFIER_PROFILE") or None
+    if rewards is None:
+        rewards = os.environ.get("VERIFIER_REWARDS")
+    if rewards is None and profile is not None:
+        return None, profile
+    return _weights(rewards), profile
 
 
 def _sample(result: ItemResult, on_unscored: str) -> dict[str, Any]:
@@ -95,15 +158,43 @@ def _prompt(info: Mapping[str, Any] | None) -> str | None:
     return prompt if isinstance(prompt, str) else None
 
 
+def _params(info: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    params = (info or {}).get("verifier_params")
+    return dict(params) if isinstance(params, Mapping) else None
+
+
 def close_clients() -> None:
-    """Close the pooled clients (also run at interpreter exit)."""
+    """Close the pooled clients (also run at interpreter exit; async ones: ``aclose_clients``)."""
     with _clients_lock:
         for client in _clients.values():
             client.close()
         _clients.clear()
 
 
+async def aclose_clients() -> None:
+    """Close the async clients of the running event loop (a reward-loop worker that shuts down)."""
+    loop = asyncio.get_running_loop()
+    with _clients_lock:
+        mine = [key for key, (owner, _) in _async_clients.items() if owner is loop]
+        clients = [_async_clients.pop(key)[1] for key in mine]
+    for client in clients:
+        await client.aclose()
+
+
 atexit.register(close_clients)
+
+
+def _async_client(url: str | None, api_key: str | None) -> AsyncVerifierClient:
+    """One pooled async client per (url, key) per event loop: the reward loop's workers each run their own."""
+    url = url or os.environ.get("VERIFIER_URL") or DEFAULT_URL
+    api_key = api_key or os.environ.get("VERIFIER_API_KEY")
+    loop = asyncio.get_running_loop()
+    with _clients_lock:
+        key = (url, api_key, id(loop))
+        client = _async_clients.get(key)
+        if client is None or client[0] is not loop:
+            client = _async_clients[key] = (loop, AsyncVerifierClient(url, api_key=api_key))
+        return client[1]
 
 
 def _client(url: str | None, api_key: str | None) -> VerifierClient:

@@ -3,9 +3,12 @@ function loaded by path, as verl loads it."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import inspect
 from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 import httpx
 import pytest
@@ -13,6 +16,7 @@ from fastapi import FastAPI
 
 import verifier.verl
 from tests.verifier import plugins_for_tests
+from verifier.client import VerifierHTTPError
 from verifier.http import create_app
 from verifier.registry import create_plugin_manager
 from verifier.settings import Settings
@@ -124,3 +128,64 @@ def test_verl_unscored_sample_raises_unless_told_to_score_zero(live_server: Call
     finally:
         verifier.verl.close_clients()
     assert zero == {"score": 0.0, "echo": 0.0}
+
+
+def test_verl_reward_loop_awaits_the_async_function_with_data_source_dispatch(
+    live_server: Callable[[FastAPI], str],
+) -> None:
+    """verl's reward loop (``use_reward_loop=True``, the default) loads the function by path, wraps it with the
+    reward kwargs (``get_custom_reward_fn``: a partial that awaits it when ``inspect.iscoroutinefunction``) and
+    calls it once per sample, all of a batch at once. Each sample's data_source picks its rewards through the
+    profile's map: a mixed math-and-shape run through one function."""
+    profiles = {
+        "mixed": {"data_source": {"numbers": "numbers", "shape": "shape"}},
+        "numbers": {"rewards": {"echo": 1.0}},
+        "shape": {"rewards": {"format": 1.0}},
+    }
+    base = live_server(_app(profiles=profiles))
+    assert verifier.verl.__file__ is not None
+    module = _load_by_path(verifier.verl.__file__)
+    raw = module.compute_score_async
+    assert inspect.iscoroutinefunction(raw)  # how verl decides to await it rather than use a thread
+    reward_kwargs = {"url": base, "profile": "mixed"}
+
+    async def call(**kwargs: Any) -> Any:  # verl's _call_with_kwargs_async: the config's kwargs win
+        return await raw(**{**kwargs, **reward_kwargs})
+
+    samples = [
+        ("numbers", "3", None),
+        ("shape", "<think>x</think> y", None),
+        ("numbers", "5", {"prompt": "q", "verifier_params": {"echo": {"offset": 1.0}}}),
+        ("shape", "no tags", None),
+    ]
+
+    async def loop() -> list[Any]:
+        try:
+            return await asyncio.gather(
+                *(
+                    call(data_source=source, solution_str=text, ground_truth=None, extra_info=info)
+                    for source, text, info in samples
+                )
+            )
+        finally:
+            await module.aclose_clients()
+
+    results = asyncio.run(loop())
+    assert results == [
+        {"score": 3.0, "echo": 3.0},
+        {"score": 1.0, "format": 1.0},
+        {"score": 6.0, "echo": 6.0},
+        {"score": 0.0, "format": 0.0},
+    ]
+    # The legacy batch manager's function takes the same profile and dispatch, in one request.
+    try:
+        batch = module.compute_score_batch(
+            [s for s, _, _ in samples], [t for _, t, _ in samples], [None] * 4, [i for _, _, i in samples],
+            **reward_kwargs,
+        )
+    finally:
+        module.close_clients()
+    assert batch == results
+    with pytest.raises(VerifierHTTPError, match="'unknown' is not in profile 'mixed'"):
+        verifier.verl.compute_score("unknown", "1", None, **reward_kwargs)
+    verifier.verl.close_clients()
