@@ -84,6 +84,31 @@ def test_client_retries_503_then_succeeds(live_server: Callable[[FastAPI], str])
     assert response.results[0].reward == 1.0
 
 
+def test_client_retries_a_proxys_plain_500_but_not_the_verifiers_own(live_server: Callable[[FastAPI], str]) -> None:
+    """Ray Serve's proxy answers a plain-text 500 when the replica dies under the batch: the batch never
+    finished, so it is sent again. The verifier's own 500 (its error body) is a bug and is not retried."""
+    attempts = []
+    behind_a_proxy = FastAPI()
+
+    @behind_a_proxy.post("/v1/verify")
+    async def verify(request: Request) -> Response:
+        attempts.append(await request.body())
+        if len(attempts) == 1:
+            return Response("Internal Server Error", status_code=500, media_type="text/plain")
+        if len(attempts) == 2:
+            return Response('{"results": [{"reward": 1.0, "scores": {"x": 1.0}}]}', media_type="application/json")
+        body = '{"error": {"type": "internal_error", "message": "see the log", "details": {}}}'
+        return Response(body, status_code=500, media_type="application/json")
+
+    url = live_server(behind_a_proxy)
+    with VerifierClient(url, backoff=0.01) as client:
+        assert client.verify([{"completion": "1"}], rewards=["x"]).results[0].reward == 1.0
+        assert len(attempts) == 2 and len(set(attempts)) == 1
+        with pytest.raises(VerifierHTTPError) as info:
+            client.verify([{"completion": "1"}], rewards=["x"])
+    assert info.value.type == "internal_error" and len(attempts) == 3
+
+
 def test_client_gives_up_on_an_unreachable_server_with_a_clear_error() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
