@@ -50,3 +50,12 @@ def test_replicas_admit_one_batch_past_the_apps_own_limit_so_overflow_gets_its_4
     settings = Settings(max_concurrent_batches=3, max_queued_batches=5)
     options = rayserve.deployment.replica_options(settings, replicas=2)
     assert options["max_ongoing_requests"] == 3 + 5 + 1 and options["num_replicas"] == 2
+
+
+def test_the_handle_helper_pickles_without_its_handle() -> None:
+    import pickle
+
+    helper = rayserve.VerifierHandle(retries=7)
+    helper._handle = object()  # a live handle is looked up again where the copy is used
+    copy = pickle.loads(pickle.dumps(helper))
+    assert copy.retries == 7 and copy._handle is None

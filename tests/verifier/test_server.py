@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -107,6 +108,30 @@ def test_client_retries_a_proxys_plain_500_but_not_the_verifiers_own(live_server
         with pytest.raises(VerifierHTTPError) as info:
             client.verify([{"completion": "1"}], rewards=["x"])
     assert info.value.type == "internal_error" and len(attempts) == 3
+
+
+@pytest.mark.anyio
+async def test_async_client_hands_httpx_at_most_max_connections_requests(
+    live_server: Callable[[FastAPI], str],
+) -> None:
+    """Requests past the pool's size wait on the client's semaphore, not in httpx's pool queue."""
+    now, peak = 0, 0
+    counting = FastAPI()
+
+    @counting.post("/v1/verify")
+    async def verify() -> Response:
+        nonlocal now, peak
+        now += 1
+        peak = max(peak, now)
+        await asyncio.sleep(0.02)
+        now -= 1
+        return Response('{"results": [{"reward": 1.0, "scores": {"x": 1.0}}]}', media_type="application/json")
+
+    url = live_server(counting)
+    async with AsyncVerifierClient(url, max_connections=4) as client:
+        responses = await asyncio.gather(*(client.verify([{"completion": "1"}]) for _ in range(40)))
+    assert len(responses) == 40 and all(r.results[0].reward == 1.0 for r in responses)
+    assert peak == 4
 
 
 def test_client_gives_up_on_an_unreachable_server_with_a_clear_error() -> None:
