@@ -340,7 +340,10 @@ def phase_ray(args: argparse.Namespace, batches: list[list[dict[str, Any]]]) -> 
 
     root = Path(__file__).resolve().parents[1]
     pythonpath = os.pathsep.join([str(root), str(root / "plugins"), os.environ.get("PYTHONPATH", "")])
-    cluster = LocalRayCluster(workers=2, cpus_per_node=1, env={"PYTHONPATH": pythonpath}).start()
+    # Ray starts its workers (the replicas) at nice 15; on a machine shared with other load that alone would
+    # starve them against the single process at nice 0, so both run at the same priority unless asked.
+    env = {"PYTHONPATH": pythonpath, "RAY_worker_niceness": str(args.ray_niceness)}
+    cluster = LocalRayCluster(workers=2, cpus_per_node=1, env=env).start()
     run = Run("ray")
     try:
         port = free_port()
@@ -369,6 +372,7 @@ def main() -> int:
     parser.add_argument("--client-requests", type=int, default=20_000, help="requests in the client phase")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds a phase may take")
     parser.add_argument("--phases", default="client,single,ray", help="which phases to run (comma-separated)")
+    parser.add_argument("--ray-niceness", type=int, default=0, help="nice of Ray's workers (Ray's default: 15)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     phases = set(args.phases.split(","))
