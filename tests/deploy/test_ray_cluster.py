@@ -132,6 +132,7 @@ class _Counting(httpx.AsyncBaseTransport):
         self.inner = httpx.AsyncHTTPTransport()
         self.statuses: Counter[str] = Counter()
         self.replicas: Counter[str] = Counter()
+        self.answered = asyncio.Event()  # set at the first 200
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
@@ -140,6 +141,8 @@ class _Counting(httpx.AsyncBaseTransport):
             self.statuses[type(exc).__name__] += 1
             raise
         self.statuses[str(response.status_code)] += 1
+        if response.status_code == 200:
+            self.answered.set()
         if REPLICA_HEADER in response.headers:
             self.replicas[response.headers[REPLICA_HEADER]] += 1
         return response
@@ -227,9 +230,12 @@ def _replica_pids() -> list[int]:
 
 
 async def _score_while(url: str, batches: list[dict[str, Any]], transport: _Counting, fault: Any) -> list[Any]:
-    """Score the batches; once they are in flight, run ``fault()`` (a kill)."""
+    """Score the batches; once the first is answered, run ``fault()`` (a kill). Every batch holds a program
+    that sleeps 1 s per test and each replica runs two programs at a time, so the others are mid-batch then."""
     scoring = asyncio.create_task(_score_all(url, batches, transport))
-    await asyncio.sleep(1.5)  # each batch holds a program that sleeps 1 s: all are mid-batch now
+    answered = asyncio.create_task(transport.answered.wait())
+    await asyncio.wait({answered, scoring}, return_when=asyncio.FIRST_COMPLETED)
+    answered.cancel()
     fault()
     return await scoring
 
@@ -261,7 +267,7 @@ def _check_fault_run(batches: list[dict[str, Any]], results: list[dict[str, Any]
 
 def test_killing_a_replica_process_mid_batch_loses_no_item(url: str) -> None:
     _wait_for_replicas(3)
-    batches = _batches(seed=3, count=9, size=6, slow=True)
+    batches = _batches(seed=3, count=24, size=6, slow=True)
     transport = _Counting()
     victim = _replica_pids()[0]
     results = asyncio.run(_score_while(url, batches, transport, lambda: os.kill(victim, signal.SIGKILL)))
@@ -271,7 +277,7 @@ def test_killing_a_replica_process_mid_batch_loses_no_item(url: str) -> None:
 
 def test_losing_a_worker_node_mid_batch_loses_no_item(cluster: LocalRayCluster, url: str) -> None:
     _wait_for_replicas(3)  # Serve replaced the replica killed above
-    batches = _batches(seed=4, count=9, size=6, slow=True)
+    batches = _batches(seed=4, count=24, size=6, slow=True)
     transport = _Counting()
     worker = cluster.nodes[-1]
     results = asyncio.run(_score_while(url, batches, transport, worker.kill))
