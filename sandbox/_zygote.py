@@ -182,7 +182,7 @@ def _set_rlimits(req: dict[str, Any]) -> None:
 
 
 def _isolated_filesystem(req: dict[str, Any]) -> None:
-    """Private /proc, /tmp and /dev/shm, host facts in /proc masked; /work read-only for runs."""
+    """Private /proc, /tmp and /dev/shm, host facts in /proc masked; /work read-only unless writable."""
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for path in MASKED_PROC:
         if os.path.exists(path):
@@ -314,6 +314,33 @@ def _write_files(workdir: str, files: dict[str, list[Any]]) -> None:
             os.close(fd)
 
 
+def fetch_files(workdir: str, names: list[str], limit: int) -> dict[str, str]:
+    """The named regular files under ``workdir`` (after the run: nothing writes them now), base64-encoded;
+    missing ones, links out of ``workdir`` and what would pass ``limit`` bytes in total are left out."""
+    found: dict[str, str] = {}
+    total = 0
+    root = os.path.realpath(workdir)
+    for name in names:
+        path = os.path.realpath(os.path.join(root, name))
+        if not path.startswith(root + os.sep):
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or total + info.st_size > limit:
+                continue
+            content = read_all(fd)
+        finally:
+            os.close(fd)
+        total += len(content)
+        if total <= limit:
+            found[name] = base64.b64encode(content).decode()
+    return found
+
+
 def _collect_outputs(workdir: str, before: dict[str, list[Any]]) -> dict[str, list[Any]]:
     """Regular files a compile created or changed in /work (never links, devices or FIFOs), for the host."""
     found: dict[str, list[Any]] = {}
@@ -406,13 +433,14 @@ def supervise(layout: dict[str, Any], channel: socket.socket, cgroup_fds: list[i
             _enter_run_namespaces()
         _, fds = _receive(channel)
         channel.close()
-        if len(fds) != 2:
+        if len(fds) not in (2, 4):
             os._exit(0)
-        request_r, result_w = fds
+        request_r, result_w = fds[:2]
+        link = fds[2:]  # a paired run: the run's stdin and stdout are pipes to its peer's sandbox
         req = json.loads(read_all(request_r))
         os.close(request_r)
         req["cgroup"] = layout.get("cgroup")
-        report.update(_supervise(req, cgroup_fds))
+        report.update(_supervise(req, cgroup_fds, link))
     except BaseException as exc:
         where = traceback.extract_tb(exc.__traceback__)[-1]
         report.update(sandbox_error=f"supervisor failed: {type(exc).__name__}: {exc} (line {where.lineno})")
@@ -452,19 +480,20 @@ def cell(layout: dict[str, Any], channel: socket.socket, cgroup_fds: list[int]) 
         message, fds = _receive(channel)
         if not message:
             os._exit(0)
+        run = len(fds) in (2, 4)  # request and report pipes, and for a paired run the link to its peer
         try:
-            if len(fds) == 2:
+            if run:
                 with contextlib.suppress(OSError):  # a dead supervisor: the run ends without a report
                     waiting.sendmsg([b"R"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
         finally:
             for fd in fds:
                 os.close(fd)  # before the next fork: no supervisor holds another run's pipes
-        if len(fds) == 2:
+        if run:
             waiting.close()
             waiting = fork_supervisor()
 
 
-def _supervise(req: dict[str, Any], cgroup_fds: list[int]) -> dict[str, Any]:
+def _supervise(req: dict[str, Any], cgroup_fds: list[int], link: list[int]) -> dict[str, Any]:
     limits = req["limits"]
     cgroup = CgroupReader(req["cgroup"], cgroup_fds)
     if req["isolated"]:
@@ -474,18 +503,28 @@ def _supervise(req: dict[str, Any], cgroup_fds: list[int]) -> dict[str, Any]:
         workdir = tempfile.mkdtemp(prefix="run-", dir=req["scratch"])
     try:
         _write_files(workdir, req["files"])
-        report = _run(req, workdir, limits, cgroup)
-        if req["writable"] and "start_error" not in report:
+        report = _run(req, workdir, limits, cgroup, link)
+        if req.get("collect", req["writable"]) and "start_error" not in report:
             report["outputs"] = _collect_outputs(workdir, req["files"])
+        if req.get("fetch") and "start_error" not in report:
+            report["fetched"] = fetch_files(workdir, req["fetch"], req["fetch_limit"])
     finally:
         if not req["isolated"]:
             shutil.rmtree(workdir, ignore_errors=True)
     return report
 
 
-def _run(req: dict[str, Any], workdir: str, limits: dict[str, Any], cgroup: CgroupReader) -> dict[str, Any]:
-    stdin_r, stdin_w = os.pipe()
-    stdout_r, stdout_w = os.pipe()
+def _run(
+    req: dict[str, Any], workdir: str, limits: dict[str, Any], cgroup: CgroupReader, link: list[int]
+) -> dict[str, Any]:
+    if link:
+        # Paired: the run reads its peer's output and writes its own to the peer, with no copy here.
+        # Dummy ends stand in for ours so that the loop below reads stderr only and writes nothing.
+        stdin_r, stdout_w = link
+        stdout_r, stdin_w = os.open(os.devnull, os.O_RDONLY), os.open(os.devnull, os.O_WRONLY)
+    else:
+        stdin_r, stdin_w = os.pipe()
+        stdout_r, stdout_w = os.pipe()
     stderr_r, stderr_w = os.pipe()
     error_r, error_w = os.pipe()
     cgroup.start()
@@ -502,9 +541,9 @@ def _run(req: dict[str, Any], workdir: str, limits: dict[str, Any], cgroup: Cgro
     out = {stdout_r: bytearray(), stderr_r: bytearray()}
     truncated = {stdout_r: False, stderr_r: False}
     verdict = ""
-    open_readers = {stdout_r, stderr_r}
+    open_readers = {stderr_r} if link else {stdout_r, stderr_r}
     writer: int | None = stdin_w
-    if not stdin_data:
+    if not stdin_data or link:
         os.close(stdin_w)
         writer = None
     else:

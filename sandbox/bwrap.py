@@ -26,6 +26,9 @@ ETC_FILES = (
     "/etc/java-17-openjdk",
     "/etc/java-21-openjdk",
     "/etc/nsswitch.conf",
+    # Runtimes that read their configuration from /etc: R (ldpaths, Renviron), Mono (config, machine.config).
+    "/etc/R",
+    "/etc/mono",
 )
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 

@@ -21,7 +21,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     process.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto")
     process.add_argument("--python", default=None, help="interpreter for Python programs (a real binary)")
     docker = serve.add_argument_group("docker backend")
-    docker.add_argument("--image", default=None, help="sandbox image (default r1-verifier/sandbox:runner-2)")
+    docker.add_argument("--image", default=None, help="sandbox image (default r1-verifier/sandbox:runner-3)")
     docker.add_argument("--docker-url", default=None, help="engine URL (default: DOCKER_HOST or the socket)")
     docker.add_argument("--warm-containers", type=int, default=None, help="idle containers kept ready")
     docker.add_argument(

@@ -1,8 +1,9 @@
 """A client for one or more ``sandbox serve`` instances: spreads requests, fails over, reports down.
 
 Imports no web framework (httpx only). Every request is one ``ExecRequest`` (a program compiled once and
-its runs) to ``POST /v1/execute``; a server that cannot be reached or answers 5xx is skipped for a while
-and the request goes to the next. When none answers, ``SandboxUnavailable`` is raised.
+its runs) to ``POST /v1/execute``, or one ``PairRequest`` to ``POST /v1/pair``; a server that cannot be
+reached or answers 5xx is skipped for a while and the request goes to the next. When none answers,
+``SandboxUnavailable`` is raised.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import time
 from collections.abc import Sequence
 
 import httpx
+from pydantic import BaseModel
 
 from sandbox.errors import InvalidRequest, SandboxUnavailable, UnsupportedLanguage
-from sandbox.types import BackendHealth, ExecRequest, ExecResponse
+from sandbox.types import BackendHealth, ExecRequest, ExecResponse, PairRequest, PairResponse
 
 COOLDOWN_S = 5.0
 
@@ -42,10 +44,16 @@ class SandboxClient:
         return up + [u for u in ordered if u not in up]
 
     async def execute(self, request: ExecRequest) -> ExecResponse:
+        return ExecResponse.model_validate_json(await self._post("/v1/execute", request))
+
+    async def execute_pair(self, request: PairRequest) -> PairResponse:
+        return PairResponse.model_validate_json(await self._post("/v1/pair", request))
+
+    async def _post(self, path: str, request: BaseModel) -> bytes:
         errors: list[str] = []
         for url in self._order():
             try:
-                response = await self._client.post(f"{url}/v1/execute", content=request.model_dump_json(),
+                response = await self._client.post(f"{url}{path}", content=wire_body(request),
                                                    headers={"content-type": "application/json"})  # fmt: skip
             except httpx.HTTPError as exc:
                 errors.append(f"{url}: {type(exc).__name__}: {exc}")
@@ -59,7 +67,7 @@ class SandboxClient:
                 raise _request_error(url, response)
             self._down_until.pop(url, None)
             self.last_error = ""
-            return ExecResponse.model_validate_json(response.content)
+            return response.content
         self.last_error = "; ".join(errors)
         raise SandboxUnavailable(f"no sandbox server answered: {self.last_error}")
 
@@ -87,6 +95,12 @@ class SandboxClient:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def wire_body(request: BaseModel) -> str:
+    """The request as JSON without the fields left at their defaults: a server of an older version, whose
+    models forbid fields it does not know (``RunSpec.fetch_files``...), still takes what it can run."""
+    return request.model_dump_json(exclude_defaults=True)
 
 
 def _request_error(url: str, response: httpx.Response) -> InvalidRequest:

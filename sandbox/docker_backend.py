@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import math
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -32,12 +34,16 @@ from sandbox.errors import SandboxUnavailable, UnsupportedLanguage
 from sandbox.exits import ExitFacts, classify
 from sandbox.languages import LANGUAGES, Language, get_language
 from sandbox.types import (
+    MAX_FETCH_BYTES,
     BackendHealth,
     ExecResult,
     ExecStatus,
     Limits,
     MiB,
+    PairResult,
+    PairSpec,
     Prepared,
+    PreparedPair,
     Program,
     RunSpec,
     compile_failure,
@@ -74,6 +80,7 @@ class DockerBackend:
         self._pool = ContainerPool(self.options, toolchain, client_factory)
         self._slots: asyncio.Semaphore | None = None
         self._start_lock: asyncio.Lock | None = None
+        self._pair_lock = asyncio.Lock()
         self._start_error: str | None = None
         self._started = False
         self._closed = False
@@ -172,19 +179,61 @@ class DockerBackend:
         if language.name not in self.languages():
             raise UnsupportedLanguage(language.name, f"no toolchain for it in the image {self.options.image}")
         async with self._slots:
-            try:
-                prepared = await self._lease(language, program)
-            except SandboxUnavailable as exc:
-                # A container that died while idle (engine restarted, removed by hand) fails its first
-                # request; it is gone now, so one more try on another container before this counts.
-                log.warning("sandbox container unusable (%s); retrying on another", exc)
-                prepared = await self._lease(language, program)
+            prepared = await self._lease_retrying(language, program)
             try:
                 yield prepared
             finally:
-                await self._release(prepared)
-                if prepared.ran_cleanly:
-                    self._last_good_run = time.monotonic()
+                await self._finish(prepared)
+
+    @asynccontextmanager
+    async def prepare_pair(self, program: Program, peer: Program) -> AsyncIterator[PreparedPair]:
+        """Each side in a container of its own; the host relays the bytes between their runners."""
+        languages = (get_language(program.language), get_language(peer.language))
+        if self._slots is None or self._closed:
+            why = self._start_error or ("closed" if self._closed else "not started")
+            raise SandboxUnavailable(f"the docker backend cannot run programs: {why}")
+        if self.options.max_containers < 2:
+            raise SandboxUnavailable("paired runs need two containers at once: set max_containers >= 2")
+        for language in languages:
+            if language.name not in self.languages():
+                raise UnsupportedLanguage(language.name, f"no toolchain for it in the image {self.options.image}")
+        slots = self._slots
+        async with self._pair_lock:  # one pair at a time takes its two slots: pairs never wait on each other
+            await slots.acquire()
+            try:
+                await slots.acquire()
+            except BaseException:
+                slots.release()
+                raise
+        leased: list[DockerPrepared] = []
+        try:
+            sides = zip(languages, (program, peer), strict=True)
+            outcomes = await asyncio.gather(
+                *(self._lease_retrying(language, side) for language, side in sides), return_exceptions=True
+            )
+            leased = [outcome for outcome in outcomes if isinstance(outcome, DockerPrepared)]
+            failure = next((outcome for outcome in outcomes if isinstance(outcome, BaseException)), None)
+            if failure is not None:
+                raise failure
+            yield DockerPair(leased[0], leased[1])
+        finally:
+            await asyncio.gather(*(self._finish(prepared) for prepared in leased))
+            slots.release()
+            slots.release()
+
+    async def _lease_retrying(self, language: Language, program: Program) -> DockerPrepared:
+        try:
+            return await self._lease(language, program)
+        except SandboxUnavailable as exc:
+            # A container that died while idle (engine restarted, removed by hand) fails its first
+            # request; it is gone now, so one more try on another container before this counts.
+            log.warning("sandbox container unusable (%s); retrying on another", exc)
+            return await self._lease(language, program)
+
+    async def _finish(self, prepared: DockerPrepared) -> None:
+        await self._release(prepared)
+        if prepared.ran_cleanly:
+            self._last_good_run = time.monotonic()
 
     async def _lease(self, language: Language, program: Program) -> DockerPrepared:
         """A container with ``program`` written (and compiled) in it; on failure the container is released."""
@@ -234,13 +283,17 @@ class DockerPrepared:
             return compile_failure(self.compile_result)
         if self.tainted is not None:  # fail closed: never run on a container that could not be cleaned
             return ExecResult(status=ExecStatus.SANDBOX_ERROR, message=self.tainted)
+        argv, python_main = self._command(spec)
+        async with self._lock:  # one execution at a time per container
+            return await asyncio.to_thread(self._execute, argv, spec.stdin, spec.limits, python_main, spec.fetch_files)
+
+    def _command(self, spec: RunSpec) -> tuple[list[str], dict[str, Any] | None]:
         argv = self.language.render(self.language.run, memory_mb=spec.limits.memory_mb) + list(spec.argv)
         python_main = None
         if self.language.name == "python" and self._pool.options.fast_python and self._container.fork_python:
             # A fork of the container's zygote runs the source in place; argv is the fallback if it cannot.
             python_main = {"script": self.language.source_name, "args": list(spec.argv)}
-        async with self._lock:  # one execution at a time per container
-            return await asyncio.to_thread(self._execute, argv, spec.stdin, spec.limits, python_main)
+        return argv, python_main
 
     def setup(self, program: Program) -> None:
         files = {self.language.source_name: program.source, **program.files}
@@ -279,9 +332,14 @@ class DockerPrepared:
         self.compile_result = result
 
     def _execute(
-        self, argv: list[str], stdin: str, limits: Limits, python_main: dict[str, Any] | None = None
+        self,
+        argv: list[str],
+        stdin: str,
+        limits: Limits,
+        python_main: dict[str, Any] | None = None,
+        fetch: list[str] | None = None,
     ) -> ExecResult:
-        return self._execute_reply(argv, stdin, limits, python_main)[0]
+        return self._execute_reply(argv, stdin, limits, python_main, fetch=fetch or [])[0]
 
     def _execute_reply(
         self,
@@ -291,8 +349,31 @@ class DockerPrepared:
         python_main: dict[str, Any] | None = None,
         *,
         seal: bool = False,
+        fetch: list[str] | None = None,
     ) -> tuple[ExecResult, dict[str, Any]]:
-        container = self._container
+        request = self._exec_message(argv, stdin, limits, python_main, seal=seal, fetch=fetch)
+        try:
+            self._pool.set_memory(self._container, limits.memory_mb)
+            reply = self._container.call(request, limits.wall_time_s + _REPLY_GRACE_S)
+        except SandboxUnavailable as exc:
+            return self._lost(exc), {}
+        return self._outcome(reply, limits), reply
+
+    def _lost(self, exc: SandboxUnavailable) -> ExecResult:
+        self.recycle_reason = str(exc)
+        self.ran_cleanly, self.sandbox_failed = False, True
+        return ExecResult(status=ExecStatus.SANDBOX_ERROR, message=str(exc))
+
+    def _exec_message(
+        self,
+        argv: list[str],
+        stdin: str,
+        limits: Limits,
+        python_main: dict[str, Any] | None = None,
+        *,
+        seal: bool = False,
+        fetch: list[str] | None = None,
+    ) -> dict[str, Any]:
         request: dict[str, Any] = {
             "op": "exec",
             "argv": argv,
@@ -302,6 +383,8 @@ class DockerPrepared:
                 "wall_s": limits.wall_time_s,
                 # RLIMIT_CPU counts whole seconds; the classification compares the exact figure.
                 "cpu_s": max(1, math.ceil(limits.effective_cpu_time_s)),
+                # The whole tree's CPU time, watched by the runner in the container's cgroup.
+                "cpu_limit_s": limits.effective_cpu_time_s,
                 "file_size_bytes": limits.file_size_mb * MiB,
                 "open_files": limits.open_files,
                 # RLIMIT_NPROC counts every task of the uid, and the runner and the zygote are two of them.
@@ -310,16 +393,15 @@ class DockerPrepared:
             },
             "seal": seal,
         }
+        if fetch:
+            request.update(fetch=list(fetch), fetch_limit=MAX_FETCH_BYTES)
         if python_main is not None:
             request["python_main"] = python_main
-        try:
-            self._pool.set_memory(container, limits.memory_mb)
-            reply = container.call(request, limits.wall_time_s + _REPLY_GRACE_S)
-        except SandboxUnavailable as exc:
-            self.recycle_reason = str(exc)
-            self.ran_cleanly, self.sandbox_failed = False, True
-            return ExecResult(status=ExecStatus.SANDBOX_ERROR, message=str(exc)), {}
-        container.runs += 1
+        return request
+
+    def _outcome(self, reply: dict[str, Any], limits: Limits) -> ExecResult:
+        """The result of an exec reply, and what it says about the container (recycle, taint)."""
+        self._container.runs += 1
         result = to_result(reply, limits)
         self.ran_cleanly = result.status is not ExecStatus.SANDBOX_ERROR and not self.sandbox_failed
         self.sandbox_failed = self.sandbox_failed or not self.ran_cleanly
@@ -331,7 +413,111 @@ class DockerPrepared:
             problems = "; ".join(reply["wipe_problems"])
             self.recycle_reason = self.recycle_reason or problems
             self.tainted = f"the container could not be cleaned after a run: {problems}"
-        return result, reply
+        return result
+
+
+class DockerPair:
+    """A program and its peer, each leased in its own container. A paired run execs both with ``link``;
+    two threads relay what each side writes to the other's stdin (see the runner's protocol)."""
+
+    def __init__(self, program: DockerPrepared, peer: DockerPrepared) -> None:
+        self.program = program
+        self.peer = peer
+
+    @property
+    def compile_result(self) -> ExecResult | None:
+        return self.program.compile_result
+
+    @property
+    def peer_compile_result(self) -> ExecResult | None:
+        return self.peer.compile_result
+
+    async def run(self, spec: PairSpec) -> PairResult:
+        for side in (self.program, self.peer):
+            if side.compile_result is not None and not side.compile_result.ok:
+                failed = compile_failure(side.compile_result)
+                return PairResult(program=failed, peer=failed)
+            if side.tainted is not None:
+                tainted = ExecResult(status=ExecStatus.SANDBOX_ERROR, message=side.tainted)
+                return PairResult(program=tainted, peer=tainted)
+        async with self.program._lock, self.peer._lock:
+            program, peer = await asyncio.to_thread(self._run, spec)
+        return PairResult(program=program, peer=peer)
+
+    def _run(self, spec: PairSpec) -> tuple[ExecResult, ExecResult]:
+        sides = ((self.program, spec.program), (self.peer, spec.peer))
+        started: list[tuple[DockerPrepared, RunSpec]] = []
+        failures: dict[int, ExecResult] = {}
+        try:
+            if spec.peer_files:  # this run's only: the seal puts /work back after the run
+                files = {path: base64.b64encode(text.encode("utf-8", "surrogateescape")).decode()
+                         for path, text in spec.peer_files.items()}  # fmt: skip
+                self.peer.container.call({"op": "write", "files": files, "seal": False}, _REPLY_GRACE_S)
+            for prepared, run in sides:
+                argv, python_main = prepared._command(run)
+                message = prepared._exec_message(argv, "", run.limits, python_main)
+                message["link"] = True
+                prepared._pool.set_memory(prepared.container, run.limits.memory_mb)
+                prepared.container.channel.send(message, run.limits.wall_time_s + _REPLY_GRACE_S)
+                started.append((prepared, run))
+        except SandboxUnavailable as exc:
+            failures = {index: side[0]._lost(exc) for index, side in enumerate(sides) if side not in started}
+        replies: dict[int, dict[str, Any]] = {}
+        threads = [
+            threading.Thread(target=self._relay, args=(index, sides, replies, failures), daemon=True)
+            for index in range(len(started))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for index, (prepared, _) in enumerate(started):
+            if index in replies:  # nothing more of this run will be sent to it
+                try:
+                    prepared.container.channel.send({"op": "unlink"}, _REPLY_GRACE_S)
+                except SandboxUnavailable as exc:
+                    failures[index] = prepared._lost(exc)
+        results = []
+        for index, (prepared, run) in enumerate(sides):
+            if index in failures:
+                results.append(failures[index])
+            else:
+                results.append(prepared._outcome(replies[index], run.limits))
+        return results[0], results[1]
+
+    @staticmethod
+    def _relay(
+        index: int,
+        sides: tuple[tuple[DockerPrepared, RunSpec], ...],
+        replies: dict[int, dict[str, Any]],
+        failures: dict[int, ExecResult],
+    ) -> None:
+        """Read side ``index``'s runner until its reply, passing its output to the other side's stdin."""
+        source, (target, target_run) = sides[index][0], sides[1 - index]
+        # One timeout per socket (sends and receives share it): the target's own, so that relaying into
+        # it never shortens how long its reply may take.
+        timeout_s = target_run.limits.wall_time_s + _REPLY_GRACE_S
+        eof_sent = False
+        try:
+            while True:
+                message = source.container.channel.receive()
+                event = message.get("event")
+                if event is None:
+                    if not message.get("ok"):
+                        raise SandboxUnavailable(f"the sandbox runner failed: {message.get('error', message)}")
+                    replies[index] = message
+                    break
+                with contextlib.suppress(SandboxUnavailable):  # the other side's own relay reports it
+                    if event == "out" and not eof_sent:
+                        target.container.channel.send({"op": "in", "data": message.get("data", "")}, timeout_s)
+                    elif event == "eof" and not eof_sent:
+                        eof_sent = True
+                        target.container.channel.send({"op": "eof"}, timeout_s)
+        except SandboxUnavailable as exc:
+            failures[index] = source._lost(exc)
+        if not eof_sent:
+            with contextlib.suppress(SandboxUnavailable):
+                target.container.channel.send({"op": "eof"}, timeout_s)
 
 
 def to_result(reply: dict[str, Any], limits: Limits) -> ExecResult:
@@ -367,4 +553,5 @@ def to_result(reply: dict[str, Any], limits: Limits) -> ExecResult:
         cpu_time_s=cpu,
         peak_memory_mb=peak,
         message=message,
+        files=dict(reply.get("files") or {}),
     )

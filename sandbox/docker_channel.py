@@ -16,6 +16,7 @@ import io
 import json
 import socket
 import struct
+from collections.abc import Iterator
 from typing import Any
 
 from sandbox.errors import SandboxUnavailable
@@ -39,23 +40,42 @@ class RunnerChannel:
         self.broken = False
 
     def call(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        if self.broken:
-            raise SandboxUnavailable("the runner channel is broken")
-        try:
+        self.send(message, timeout_s)
+        return self.reply(timeout_s)
+
+    def send(self, message: dict[str, Any], timeout_s: float) -> None:
+        """Send one message. (A paired run's relay sends from one thread while another reads.)"""
+        with self._failures():
             self._sock.settimeout(timeout_s)
             body = json.dumps(message, separators=(",", ":")).encode()
             self._sock.sendall(_LENGTH.pack(len(body)) + body)
+
+    def receive(self) -> dict[str, Any]:
+        """The runner's next message, a reply or (in a paired run) an event; within the last timeout set."""
+        with self._failures():
+            return self._read_message()
+
+    def reply(self, timeout_s: float) -> dict[str, Any]:
+        with self._failures():
+            self._sock.settimeout(timeout_s)
             reply = self._read_message()
+        if not reply.get("ok"):
+            self.broken = True
+            raise SandboxUnavailable(f"the sandbox runner failed: {reply.get('error', reply)}")
+        return reply
+
+    @contextlib.contextmanager
+    def _failures(self) -> Iterator[None]:
+        if self.broken:
+            raise SandboxUnavailable("the runner channel is broken")
+        try:
+            yield
         except (OSError, ValueError) as exc:  # socket.timeout is an OSError; ValueError: bad JSON or framing
             self.broken = True
             raise SandboxUnavailable(f"lost the sandbox runner: {exc}{self._last_words()}") from exc
         except EOFError as exc:
             self.broken = True
             raise SandboxUnavailable(f"the sandbox runner exited{self._last_words()}") from exc
-        if not reply.get("ok"):
-            self.broken = True
-            raise SandboxUnavailable(f"the sandbox runner failed: {reply.get('error', reply)}")
-        return reply
 
     def close(self) -> None:
         self.broken = True

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 LABEL = "io.r1-verifier.sandbox"
 OWNER_LABEL = f"{LABEL}.owner"
 POOL_LABEL = f"{LABEL}.pool"  # one process may hold several pools; close() removes its own only
-RUNNER_PROTOCOL = 2
+RUNNER_PROTOCOL = 3
 RUNNER_SECCOMP = "io_uring denied"
 # Docker's own masked paths (20.10 and later) plus what tells a program about the host: the kernel command
 # line, loaded modules, kernel symbols. Setting MaskedPaths replaces Docker's list, so it is repeated here.
@@ -93,7 +93,7 @@ class DockerOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     image: str = Field(
-        "r1-verifier/sandbox:runner-2",
+        "r1-verifier/sandbox:runner-3",
         description="Built by scripts/docker-setup.sh; the tag names the runner protocol it speaks.",
     )
     base_url: str | None = Field(

@@ -4,7 +4,8 @@ Commands are argument vectors run in the program's work directory. Placeholders,
 ``Language.render``: ``{memory_mb}`` (the run's memory limit, for runtimes that size their own heap).
 The first word of a command is an executable name that each backend resolves in its own world (the host
 ``PATH`` for ``process``, the image for ``docker``); ``toolchain`` lists every executable the language
-needs, so a backend can say which languages it can run.
+needs, so a backend can say which languages it can run; an entry that is an absolute path is a file the
+language needs (a jar), which must exist there.
 
 Runtimes that reserve huge virtual address ranges up front (the JVM, V8) cannot live under an
 address-space rlimit; for them ``address_space_limit`` is False and the memory limit reaches the runtime
@@ -17,6 +18,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sandbox.errors import UnsupportedLanguage
+
+TYPESCRIPT_MODULE = "/usr/share/nodejs/typescript/lib/typescript.js"
+"""Debian's TypeScript compiler (node-typescript), loaded by path: Node's own module path may not reach it."""
+
+# Reports syntax errors as tsc does (file(line,col): error TSnnnn) and writes main.js only when there are none.
+TS_TRANSPILE = (
+    f'const ts = require("{TYPESCRIPT_MODULE}"), fs = require("fs"), name = process.argv[1];'
+    'const out = ts.transpileModule(fs.readFileSync(name, "utf8"), {reportDiagnostics: true, fileName: name,'
+    " compilerOptions: {target: ts.ScriptTarget.ES2020, module: ts.ModuleKind.CommonJS}});"
+    "for (const d of out.diagnostics) {"
+    " const at = d.file ? d.file.getLineAndCharacterOfPosition(d.start) : null;"
+    ' console.error((at ? `${name}(${at.line + 1},${at.character + 1}): ` : "")'
+    ' + `error TS${d.code}: ` + ts.flattenDiagnosticMessageText(d.messageText, "\\n")); }'
+    'if (out.diagnostics.length) process.exit(1); fs.writeFileSync(name.replace(/\\.ts$/, ".js"), out.outputText);'
+)
+
+JUNIT_CONSOLE = "/usr/share/java/junit-platform-console-standalone.jar"
+"""Debian's junit5 package: the JUnit Platform console launcher with the Jupiter and Vintage engines."""
+
+JUNIT_COMPILE = (
+    'name=$(sed -nE "s/^[[:space:]]*public[[:space:]]+((final|abstract)[[:space:]]+)*class[[:space:]]+'
+    '([A-Za-z_][A-Za-z0-9_]*).*/\\3/p" Main.java | head -n 1); '
+    'if [ -n "$name" ] && [ "$name" != Main ]; then mv Main.java "$name.java"; fi; '
+    f'exec javac -J-Xmx512m -encoding UTF-8 -cp .:{JUNIT_CONSOLE} -d . $(find . -name "*.java")'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +126,16 @@ LANGUAGES: tuple[Language, ...] = (
         compile=("go", "build", "-o", "main", "main.go"),
         run=("./main",),
         toolchain=("go",),
-        env={"GOCACHE": "/tmp/go-cache", "GOPATH": "/tmp/go", "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"},
+        # The root is read-only: the build cache lives in the run's /tmp (cold each compile; the standard
+        # library is prebuilt in GOROOT). No module download: GOFLAGS keeps `go build` offline.
+        env={
+            "GOCACHE": "/tmp/go-cache",
+            "GOPATH": "/tmp/go",
+            "CGO_ENABLED": "0",
+            "GOFLAGS": "-mod=mod",
+            "GOPROXY": "off",
+            "GOTOOLCHAIN": "local",
+        },
         fence_tags=("go", "golang"),
     ),
     Language(
@@ -111,6 +146,141 @@ LANGUAGES: tuple[Language, ...] = (
         run=("./main",),
         toolchain=("rustc",),
         fence_tags=("rust", "rs"),
+    ),
+    Language(
+        name="bash",
+        aliases=("shell",),
+        source_name="main.sh",
+        run=("bash", "main.sh"),
+        toolchain=("bash",),
+        fence_tags=("sh", "shell", "bash"),
+    ),
+    Language(
+        name="typescript",
+        aliases=("ts",),
+        source_name="main.ts",
+        # Transpiled, not type-checked: SandboxFusion runs TypeScript with tsx (esbuild), which strips types,
+        # so a syntax error fails the compile and a type error does not.
+        compile=("node", "-e", TS_TRANSPILE, "main.ts"),
+        run=("node", "--max-old-space-size={memory_mb}", "main.js"),
+        toolchain=("node", TYPESCRIPT_MODULE),
+        address_space_limit=False,
+        fence_tags=("ts", "typescript"),
+    ),
+    Language(
+        name="php",
+        source_name="main.php",
+        run=("php", "main.php"),
+        toolchain=("php",),
+    ),
+    Language(
+        name="ruby",
+        aliases=("rb",),
+        source_name="main.rb",
+        run=("ruby", "main.rb"),
+        toolchain=("ruby",),
+        fence_tags=("rb",),
+    ),
+    Language(
+        name="lua",
+        source_name="main.lua",
+        run=("lua5.4", "main.lua"),
+        toolchain=("lua5.4",),
+    ),
+    Language(
+        name="perl",
+        aliases=("pl",),
+        source_name="main.pl",
+        run=("perl", "main.pl"),
+        toolchain=("perl",),
+        fence_tags=("pl",),
+    ),
+    Language(
+        name="r",
+        aliases=("rscript",),
+        source_name="main.R",
+        run=("Rscript", "--vanilla", "main.R"),
+        toolchain=("Rscript",),
+    ),
+    Language(
+        name="scala",
+        source_name="main.scala",
+        # A jar whose manifest names the one object with a main method, whatever it is called.
+        compile=("scalac", "-d", "main.jar", "main.scala"),
+        run=("scala", "-J-Xmx{memory_mb}m", "-J-Xss64m", "-J-XX:+UseSerialGC", "main.jar"),
+        toolchain=("scalac", "scala"),
+        address_space_limit=False,
+        env={"JAVA_OPTS": "-Xmx1024m -XX:+UseSerialGC"},
+    ),
+    Language(
+        name="csharp",
+        aliases=("cs", "c#", "mono"),
+        source_name="main.cs",
+        compile=("mcs", "-optimize+", "-out:main.exe", "main.cs"),
+        run=("mono", "main.exe"),
+        toolchain=("mcs", "mono"),
+        fence_tags=("cs", "csharp", "c#"),
+    ),
+    Language(
+        name="kotlin",
+        aliases=("kt",),
+        source_name="main.kt",
+        compile=("kotlinc", "main.kt", "-include-runtime", "-d", "main.jar"),
+        run=("java", "-Xmx{memory_mb}m", "-Xss64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", "main.jar"),
+        toolchain=("kotlinc", "java"),
+        address_space_limit=False,
+        env={"JAVA_OPTS": "-Xmx1024m -XX:+UseSerialGC -XX:-PrintWarnings"},
+        fence_tags=("kt", "kotlin"),
+    ),
+    Language(
+        name="kotlin_script",
+        aliases=("kts",),
+        source_name="main.kts",
+        # -PrintWarnings: the kotlinc script passes -noverify, which JDK 13+ warns about on every start.
+        run=("kotlinc", "-J-Xmx{memory_mb}m", "-J-XX:+UseSerialGC", "-J-XX:-PrintWarnings", "-script", "main.kts"),
+        toolchain=("kotlinc",),
+        address_space_limit=False,
+    ),
+    Language(
+        name="pytest",
+        source_name="test_main.py",
+        # Debian's pytest, on the system Python; no cache or bytecode written into the work dir.
+        run=("pytest", "-q", "-p", "no:cacheprovider", "test_main.py"),
+        toolchain=("pytest",),
+        env={"PYTHONDONTWRITEBYTECODE": "1"},
+    ),
+    Language(
+        name="junit",
+        source_name="Main.java",
+        # javac wants a public class in a file of its name: the source is renamed after its first public class
+        # (as SandboxFusion names it), then every .java file (the extra files too) is compiled.
+        compile=("bash", "-c", JUNIT_COMPILE),
+        run=(
+            "java", "-Xmx{memory_mb}m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", JUNIT_CONSOLE,
+            "--class-path", ".", "--scan-class-path", "--disable-banner", "--details=tree", "--fail-if-no-tests",
+        ),
+        toolchain=("bash", "javac", "java", JUNIT_CONSOLE),
+        address_space_limit=False,
+    ),
+    Language(
+        name="d_ut",
+        aliases=("d",),
+        source_name="main.d",
+        # SandboxFusion's D_ut: the program with its unittest blocks, which run first; main runs if they pass.
+        compile=("gdc", "-funittest", "-O1", "-o", "main", "main.d"),
+        run=("./main", "--DRT-testmode=run-main"),
+        toolchain=("gdc",),
+        fence_tags=("d",),
+    ),
+    Language(
+        name="verilog",
+        aliases=("systemverilog", "iverilog"),
+        source_name="main.sv",
+        # As SandboxFusion (after NVlabs' verilog-eval): the top module is `tb`.
+        compile=("iverilog", "-Wall", "-Winfloop", "-Wno-timescale", "-g2012", "-s", "tb", "-o", "main.vvp", "main.sv"),
+        run=("vvp", "-n", "main.vvp"),
+        toolchain=("iverilog", "vvp"),
+        fence_tags=("verilog", "systemverilog", "sv"),
     ),
 )
 

@@ -39,11 +39,15 @@ from sandbox.errors import InvalidRequest, SandboxUnavailable, UnsupportedLangua
 from sandbox.exits import ExitFacts, KilledFor, classify
 from sandbox.languages import LANGUAGES, Language, get_language
 from sandbox.types import (
+    MAX_FETCH_BYTES,
     BackendHealth,
     ExecResult,
     ExecStatus,
     Limits,
+    PairResult,
+    PairSpec,
     Prepared,
+    PreparedPair,
     Program,
     RunSpec,
     compile_failure,
@@ -140,6 +144,7 @@ class ProcessBackend:
         self._seccomp = b""
         self._probe_failure = ""
         self._cells: asyncio.Queue[Cell] = asyncio.Queue()
+        self._pair_lock = asyncio.Lock()
         self._background: set[asyncio.Future[None]] = set()
         self._closed = False
 
@@ -203,7 +208,7 @@ class ProcessBackend:
             for exe in language.toolchain:
                 if exe == "python3":
                     continue
-                path = shutil.which(exe, path=bwrap.SAFE_PATH)
+                path = exe if os.path.isabs(exe) and os.path.isfile(exe) else shutil.which(exe, path=bwrap.SAFE_PATH)
                 if path and (not self._isolated or bwrap.is_system_path(path)):
                     found[exe] = path
         return found
@@ -339,7 +344,8 @@ class ProcessBackend:
     async def _compile(self, prepared: ProcessPrepared, language: Language, limits: Limits) -> ExecResult:
         assert language.compile is not None
         argv = language.render(language.compile, memory_mb=limits.memory_mb)
-        result, outputs = await self._execute(prepared, argv, RunSpec(limits=limits), writable=True, python_mode=False)
+        request = self._request(prepared, argv, RunSpec(limits=limits, writable=True), python_mode=False, collect=True)
+        result, outputs = await self._execute(prepared, request, limits)
         if result.status is ExecStatus.OK:
             prepared.files.update(outputs)
         if result.status in (ExecStatus.OK, ExecStatus.SANDBOX_ERROR):
@@ -356,15 +362,68 @@ class ProcessBackend:
         )
 
     async def _run(self, prepared: ProcessPrepared, spec: RunSpec) -> ExecResult:
+        result, _ = await self._execute(prepared, self._run_request(prepared, spec), spec.limits)
+        return result
+
+    @asynccontextmanager
+    async def prepare_pair(self, program: Program, peer: Program) -> AsyncIterator[PreparedPair]:
+        async with self.prepare(program) as first, self.prepare(peer) as second:
+            assert isinstance(first, ProcessPrepared) and isinstance(second, ProcessPrepared)
+            yield ProcessPair(self, first, second)
+
+    async def _run_pair(self, pair: ProcessPair, spec: PairSpec) -> PairResult:
+        """Both sides in cells of their own, started together, wired by two pipes made here."""
+        extra = _encode_files(spec.peer_files)
+        clash = sorted(set(extra) & set(pair.peer.files))
+        if clash:
+            raise InvalidRequest(f"peer_files must not replace the peer's own file {clash[0]!r}")
+        requests = (
+            self._run_request(pair.program, spec.program),
+            self._run_request(pair.peer, spec.peer, extra_files=extra),
+        )
+        cells = await self._two_cells()
+        to_peer_r, to_peer_w = os.pipe()
+        to_program_r, to_program_w = os.pipe()
+        links = ((to_program_r, to_peer_w), (to_peer_r, to_program_w))
+        runs = [
+            self._execute(side, request, run.limits, cell=cell, link=link)
+            for side, request, run, cell, link in zip(
+                (pair.program, pair.peer), requests, (spec.program, spec.peer), cells, links, strict=True
+            )
+        ]
+        (program, _), (peer, _) = await asyncio.gather(*runs)
+        return PairResult(program=program, peer=peer)
+
+    async def _two_cells(self) -> tuple[Cell, Cell]:
+        """Two cells for one pair. One pair at a time takes them, so that two pairs holding one cell each
+        never wait for each other (the backend has at least two cells)."""
+        taken: list[Cell] = []
+        try:
+            async with self._pair_lock:
+                while len(taken) < 2:
+                    taken.append(await self._cells.get())
+        except BaseException:
+            for cell in taken:
+                self._cells.put_nowait(cell)
+            raise
+        return taken[0], taken[1]
+
+    def _run_request(
+        self, prepared: ProcessPrepared, spec: RunSpec, *, extra_files: dict[str, FileEntry] | None = None
+    ) -> dict[str, Any]:
         language = prepared.language
         argv = language.render(language.run, memory_mb=spec.limits.memory_mb) + list(spec.argv)
         python_mode = language.name == "python" and self.options.fast_python
-        result, _ = await self._execute(prepared, argv, spec, writable=False, python_mode=python_mode)
-        return result
+        request = self._request(prepared, argv, spec, python_mode=python_mode)
+        if extra_files:
+            request["files"] = {**prepared.files, **extra_files}
+        return request
 
-    async def _execute(
-        self, prepared: ProcessPrepared, argv: list[str], spec: RunSpec, *, writable: bool, python_mode: bool
-    ) -> tuple[ExecResult, dict[str, FileEntry]]:
+    def _request(
+        self, prepared: ProcessPrepared, argv: list[str], spec: RunSpec, *, python_mode: bool, collect: bool = False
+    ) -> dict[str, Any]:
+        """What a run's supervisor reads: argv, environment, files, stdin and limits; with ``collect`` (a
+        compile) the files it created or changed come back as well."""
         language = prepared.language
         limits = spec.limits
         argv = [self._toolchain.get(argv[0], argv[0]), *argv[1:]]
@@ -378,15 +437,35 @@ class ProcessBackend:
             "stdin": base64.b64encode(spec.stdin.encode("utf-8", errors="surrogateescape")).decode(),
             "files": prepared.files,
             "scratch": str(self._scratch),
-            "writable": writable,
+            "writable": spec.writable,
+            "collect": collect,
+            "fetch": list(spec.fetch_files),
+            "fetch_limit": MAX_FETCH_BYTES,
             "isolated": self._isolated,
             "address_space_limit": language.address_space_limit,
             "limits": {**limits.model_dump(), "cpu_time_s": limits.effective_cpu_time_s},
         }
+        return request
+
+    async def _execute(
+        self,
+        prepared: ProcessPrepared,
+        request: dict[str, Any],
+        limits: Limits,
+        *,
+        cell: Cell | None = None,
+        link: tuple[int, int] | None = None,
+    ) -> tuple[ExecResult, dict[str, FileEntry]]:
+        """Run ``request`` in ``cell`` (else the next free one); ``link``: see ``Zygote.run``, closed here."""
         zygote = self._zygote
         if zygote is None or not zygote.alive:
+            if cell is not None:
+                self._release_cell(cell, broken=False)
+            for fd in link or ():
+                os.close(fd)
             raise SandboxUnavailable(f"the sandbox zygote is down: {zygote.failure if zygote else 'not started'}")
-        cell = await self._cells.get()
+        if cell is None:
+            cell = await self._cells.get()
         broken = True
         try:
             if cell.zygote is not zygote:
@@ -396,18 +475,26 @@ class ProcessBackend:
                     cell.cgroup.apply(limits.memory_mb, limits.max_processes)
                 except OSError as exc:
                     raise SandboxUnavailable(f"cannot set the run's cgroup limits: {exc}") from exc
-            report = await zygote.run(cell.index, request, timeout_s=limits.wall_time_s)
+            handed, link = link, None
+            report = await zygote.run(cell.index, request, timeout_s=limits.wall_time_s, link=handed)
             broken = "sandbox_error" in report
         finally:
+            for fd in link or ():  # not handed over (the cell was stale or its cgroup refused the limits)
+                os.close(fd)
             self._release_cell(cell, broken=broken)
         outputs: dict[str, FileEntry] = report.pop("outputs", None) or {}
-        return to_result(report, limits, address_space_limit=language.address_space_limit), outputs
+        result = to_result(report, limits, address_space_limit=prepared.language.address_space_limit)
+        if report.get("fetched"):
+            result = result.model_copy(update={"files": dict(report["fetched"])})
+        return result, outputs
 
     def _spawn_cells(self, zygote: Zygote) -> None:
-        """``max_concurrency`` cells, each with a cgroup of its own, serving one run at a time."""
+        """``max_concurrency`` cells (at least two: a paired run takes two at once), each with a cgroup of its
+        own, serving one run at a time."""
         self._cells = asyncio.Queue()
-        self._cgroups.weigh(max(1, self.options.max_concurrency))
-        for index in range(max(1, self.options.max_concurrency)):
+        count = max(2, self.options.max_concurrency)
+        self._cgroups.weigh(count)
+        for index in range(count):
             self._cells.put_nowait(self._new_cell(zygote, index))
 
     def _new_cell(self, zygote: Zygote, index: int) -> Cell:
@@ -459,6 +546,13 @@ class Cell:
     cgroup: cgroups.RunCgroup | None
 
 
+def _encode_files(files: Mapping[str, str]) -> dict[str, FileEntry]:
+    return {
+        name: [0o644, base64.b64encode(content.encode("utf-8", errors="surrogateescape")).decode()]
+        for name, content in files.items()
+    }
+
+
 def _program_files(language: Language, program: Program) -> dict[str, FileEntry]:
     """The program's files as they travel to the supervisor; conflicting names are refused here."""
     if language.source_name in program.files:
@@ -468,10 +562,7 @@ def _program_files(language: Language, program: Program) -> dict[str, FileEntry]
     clash = sorted(directories & set(files))
     if clash:
         raise InvalidRequest(f"{clash[0]!r} is both a file and a directory in files")
-    return {
-        name: [0o644, base64.b64encode(content.encode("utf-8", errors="surrogateescape")).decode()]
-        for name, content in files.items()
-    }
+    return _encode_files(files)
 
 
 @dataclass
@@ -485,6 +576,28 @@ class ProcessPrepared:
         if self.compile_result is not None and not self.compile_result.ok:
             return compile_failure(self.compile_result)
         return await self.backend._run(self, spec)
+
+
+@dataclass
+class ProcessPair:
+    backend: ProcessBackend
+    program: ProcessPrepared
+    peer: ProcessPrepared
+
+    @property
+    def compile_result(self) -> ExecResult | None:
+        return self.program.compile_result
+
+    @property
+    def peer_compile_result(self) -> ExecResult | None:
+        return self.peer.compile_result
+
+    async def run(self, spec: PairSpec) -> PairResult:
+        for side in (self.program, self.peer):
+            if side.compile_result is not None and not side.compile_result.ok:
+                failed = compile_failure(side.compile_result)
+                return PairResult(program=failed, peer=failed)
+        return await self.backend._run_pair(self, spec)
 
 
 def to_result(report: Mapping[str, Any], limits: Limits, *, address_space_limit: bool = True) -> ExecResult:

@@ -20,7 +20,15 @@ from ray.serve.exceptions import BackPressureError, RayServeException
 
 from sandbox.errors import InvalidRequest, SandboxUnavailable, UnsupportedLanguage
 from sandbox.process import ProcessBackend, ProcessOptions
-from sandbox.types import BackendHealth, ExecRequest, ExecResponse, execute
+from sandbox.types import (
+    BackendHealth,
+    ExecRequest,
+    ExecResponse,
+    PairRequest,
+    PairResponse,
+    execute,
+    execute_pair,
+)
 
 APP_NAME = "sandbox"
 DEPLOYMENT_NAME = "SandboxReplica"
@@ -43,6 +51,17 @@ class SandboxReplica:
         await self._ready()
         try:
             response = await execute(self.backend, ExecRequest.model_validate_json(request_json))
+        except UnsupportedLanguage as exc:
+            return f"unsupported:{exc.language}", exc.reason
+        except InvalidRequest as exc:
+            return "invalid", str(exc)
+        return "ok", response.model_dump_json()
+
+    async def execute_pair(self, request_json: str) -> tuple[str, str]:
+        """As ``execute``, for a program and its peer (``PairRequest``)."""
+        await self._ready()
+        try:
+            response = await execute_pair(self.backend, PairRequest.model_validate_json(request_json))
         except UnsupportedLanguage as exc:
             return f"unsupported:{exc.language}", exc.reason
         except InvalidRequest as exc:
@@ -87,12 +106,18 @@ class SandboxHandleClient:
         return self._handle
 
     async def execute(self, request: ExecRequest) -> ExecResponse:
+        return ExecResponse.model_validate_json(await self._call("execute", request.model_dump_json()))
+
+    async def execute_pair(self, request: PairRequest) -> PairResponse:
+        return PairResponse.model_validate_json(await self._call("execute_pair", request.model_dump_json()))
+
+    async def _call(self, method: str, request_json: str) -> str:
         try:
-            outcome, body = await self._get().execute.remote(request.model_dump_json())
+            outcome, body = await getattr(self._get(), method).remote(request_json)
         except (RayError, RayServeException, BackPressureError) as exc:
             raise SandboxUnavailable(f"sandbox deployment {self.app_name!r}: {type(exc).__name__}: {exc}") from exc
         if outcome == "ok":
-            return ExecResponse.model_validate_json(body)
+            return str(body)
         if outcome.startswith("unsupported:"):
             raise UnsupportedLanguage(outcome.removeprefix("unsupported:"), body)
         raise InvalidRequest(body)

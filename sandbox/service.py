@@ -1,8 +1,10 @@
 """``sandbox serve``: the sandbox as its own HTTP service, so code execution scales out to other hosts.
 
 Routes: ``POST /v1/execute`` (an ``ExecRequest``: one program, compiled once, and its runs),
-``GET /v1/health`` (the backend's ``BackendHealth``; 503 when down), and SandboxFusion's
-``POST /run_code`` shape for tools written against SandboxFusion.
+``POST /v1/pair`` (a ``PairRequest``: a program and its peer, each in its own sandbox, wired stdin to stdout),
+``GET /v1/health`` (the backend's ``BackendHealth``; 503 when down), ``GET /v1/languages`` (every language
+of the table and whether this backend can run it), and SandboxFusion's ``POST /run_code`` and
+``GET /v1/ping`` for tools written against SandboxFusion.
 
 Every failure answers with one body, ``{"error": {"type", "message", "details"}}`` (the verifier's shape):
 a request that cannot be run as asked (unsafe or conflicting file names, sizes, limits, an unknown
@@ -30,7 +32,17 @@ from sandbox.fusion import (
     to_exec_request,
     to_run_code_response,
 )
-from sandbox.types import Backend, BackendHealth, ExecRequest, ExecResponse, execute
+from sandbox.languages import LANGUAGES
+from sandbox.types import (
+    Backend,
+    BackendHealth,
+    ExecRequest,
+    ExecResponse,
+    PairRequest,
+    PairResponse,
+    execute,
+    execute_pair,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,11 +112,41 @@ def create_app(make_backend: Callable[[], Backend]) -> FastAPI:
         """Compile a program once and run it once per run spec."""
         return await execute(backend, body)
 
+    @app.post("/v1/pair")
+    async def pair_programs(body: PairRequest, backend: BackendDep) -> PairResponse:
+        """Prepare a program and its peer, each in its own sandbox, and make their paired runs."""
+        return await execute_pair(backend, body)
+
     @app.get("/v1/health", response_model=BackendHealth)
     async def health(backend: BackendDep) -> JSONResponse:
         """The backend's health; 503 when it cannot run programs."""
         state = await backend.health()
         return JSONResponse(state.model_dump(), status_code=503 if state.status == "down" else 200)
+
+    @app.get("/v1/languages")
+    async def languages(backend: BackendDep) -> dict[str, Any]:
+        """Every language the sandbox knows, and whether this backend has its toolchain."""
+        state = await backend.health()
+        usable = set(state.languages)
+        return {
+            "backend": state.backend,
+            "status": state.status,
+            "languages": [
+                {
+                    "name": lang.name,
+                    "aliases": list(lang.aliases),
+                    "compiled": lang.compiled,
+                    "toolchain": list(lang.toolchain),
+                    "available": lang.name in usable,
+                }
+                for lang in LANGUAGES
+            ],
+        }
+
+    @app.get("/v1/ping")
+    async def ping() -> str:
+        """SandboxFusion's liveness check: "pong"."""
+        return "pong"
 
     @app.post("/run_code")
     async def run_code(body: RunCodeRequest, backend: BackendDep) -> RunCodeResponse:

@@ -5,6 +5,11 @@ languages that compile — and the prepared program is then *run* any number of 
 ``RunSpec`` s (stdin, argv, limits). A code reward with 50 stdin/stdout tests compiles once and runs 50
 times. ``ExecRequest`` bundles a program and its runs for one-shot callers and the HTTP service.
 
+Two programs can also run *paired* (``PairRequest``): each in its own sandbox, started together, the
+program's stdout piped to the peer's stdin and the peer's stdout to the program's stdin, nothing else
+shared. Interactive problems use it (the peer is the interactor), and so does the code reward's judge
+harness (the peer holds the tests and calls the untrusted program through the pipes).
+
 Every backend (``process``, ``docker``, ``remote``) implements the ``Backend`` protocol below and returns
 the same ``ExecResult`` facts. These models are the wire format of ``sandbox serve`` as well.
 """
@@ -80,6 +85,9 @@ MAX_STDIN_BYTES = 64 * MiB
 MAX_ARGS = 1024
 MAX_REQUEST_STDIN_BYTES = 256 * MiB
 """Every run's stdin of one ``ExecRequest`` together."""
+MAX_FETCH_FILES = 64
+MAX_FETCH_BYTES = 16 * MiB
+"""The files one run hands back (``RunSpec.fetch_files``) together; a file that would pass it is left out."""
 
 
 def _encoded_size(text: str, what: str) -> int:
@@ -165,6 +173,25 @@ class RunSpec(BaseModel):
         default_factory=list, max_length=MAX_ARGS, description="Arguments after the program itself."
     )
     limits: Limits = Limits()
+    writable: bool = Field(
+        False,
+        description="The program may write into its working directory, a copy of the prepared program that "
+        "no other run sees and that is gone after the run (process backend: read-only unless set; docker: "
+        "always writable, put back after each run).",
+    )
+    fetch_files: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_FETCH_FILES,
+        description="Files (relative to the working directory) to hand back after the run, in "
+        "ExecResult.files; one that does not exist or is not a regular file is left out.",
+    )
+
+    @field_validator("fetch_files")
+    @classmethod
+    def _plain_fetch_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            check_file_name(name)
+        return names
 
     @field_validator("stdin")
     @classmethod
@@ -220,6 +247,9 @@ class ExecResult(BaseModel):
     cpu_time_s: float | None = None
     peak_memory_mb: float | None = Field(None, description="Peak resident memory of the largest process.")
     message: str = Field("", description="The sandbox's own explanation (which limit fired, what failed).")
+    files: dict[str, str] = Field(
+        default_factory=dict, description="The run's RunSpec.fetch_files that existed after it, base64-encoded."
+    )
 
     @property
     def ok(self) -> bool:
@@ -253,6 +283,85 @@ class BackendHealth(BaseModel):
     languages: list[str] = Field(default_factory=list, description="Languages whose toolchains are usable.")
 
 
+class PairSpec(BaseModel):
+    """One paired run: the program and its peer start together, each reading what the other writes.
+
+    Neither side's ``stdin`` is used (each side's stdin is the other's stdout) and neither result has a
+    ``stdout``. ``peer_files`` are written next to the peer's own files for this run only (an
+    interactor's input and answer files): the program never sees them.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    program: RunSpec = RunSpec()
+    peer: RunSpec = RunSpec()
+    peer_files: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _wired(self) -> PairSpec:
+        if self.program.stdin or self.peer.stdin:
+            raise ValueError("paired runs read each other's output: stdin must be empty on both sides")
+        if self.program.fetch_files or self.peer.fetch_files:
+            raise ValueError("paired runs do not fetch files")
+        if len(self.peer_files) > MAX_FILES:
+            raise ValueError(f"at most {MAX_FILES} peer files")
+        total = 0
+        for path, content in self.peer_files.items():
+            check_file_name(path)
+            total += _encoded_size(content, f"peer file {path!r}")
+        if total > MAX_STDIN_BYTES:
+            raise ValueError(f"peer files exceed {MAX_STDIN_BYTES // MiB} MiB")
+        return self
+
+
+class PairResult(BaseModel):
+    """How both sides of a paired run ended (their ``stdout`` is empty: it went to the other side)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    program: ExecResult
+    peer: ExecResult
+
+
+class PairRequest(BaseModel):
+    """A program and its peer, each prepared once in a sandbox of its own, then run paired once per spec.
+
+    With ``stop_on_failure`` the remaining runs are skipped after the first whose program is not ``ok``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    program: Program
+    peer: Program
+    runs: list[PairSpec] = Field(default_factory=lambda: [PairSpec()], min_length=1, max_length=10_000)
+    stop_on_failure: bool = False
+
+
+class PairResponse(BaseModel):
+    """Both compile steps and the paired runs. When either side failed to compile nothing ran: ``runs``
+    holds one result per requested run (one with ``stop_on_failure``), each side reporting the failure."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    compile: ExecResult | None = None
+    peer_compile: ExecResult | None = None
+    runs: list[PairResult]
+
+
+@runtime_checkable
+class PreparedPair(Protocol):
+    """A program and its peer prepared by one backend (each in its own sandbox), valid until the
+    ``prepare_pair`` context exits. ``run`` may be awaited concurrently."""
+
+    @property
+    def compile_result(self) -> ExecResult | None: ...
+
+    @property
+    def peer_compile_result(self) -> ExecResult | None: ...
+
+    async def run(self, spec: PairSpec) -> PairResult: ...
+
+
 @runtime_checkable
 class Prepared(Protocol):
     """A program prepared by a backend, valid until the ``prepare`` context exits.
@@ -284,6 +393,8 @@ class Backend(Protocol):
 
     def prepare(self, program: Program) -> AbstractAsyncContextManager[Prepared]: ...
 
+    def prepare_pair(self, program: Program, peer: Program) -> AbstractAsyncContextManager[PreparedPair]: ...
+
     async def health(self) -> BackendHealth: ...
 
     async def aclose(self) -> None: ...
@@ -303,6 +414,32 @@ async def execute(backend: Backend, request: ExecRequest) -> ExecResponse:
             if request.stop_on_failure and not result.ok:
                 break
         return ExecResponse(compile=compiled, runs=results)
+
+
+async def execute_pair(backend: Backend, request: PairRequest) -> PairResponse:
+    """Prepare both programs of ``request`` once on ``backend`` and make their paired runs in order."""
+    async with backend.prepare_pair(request.program, request.peer) as prepared:
+        compiled, peer_compiled = prepared.compile_result, prepared.peer_compile_result
+        failed = [c for c in (compiled, peer_compiled) if c is not None and c.status is not ExecStatus.OK]
+        if failed:
+            count = 1 if request.stop_on_failure else len(request.runs)
+            side = {True: compile_failure(failed[0]), False: not_run("the other side did not compile")}
+            both = PairResult(
+                program=side[compiled is failed[0]], peer=side[peer_compiled is failed[0]]
+            )  # fmt: skip
+            return PairResponse(compile=compiled, peer_compile=peer_compiled, runs=[both] * count)
+        results: list[PairResult] = []
+        for spec in request.runs:
+            result = await prepared.run(spec)
+            results.append(result)
+            if request.stop_on_failure and not result.program.ok:
+                break
+        return PairResponse(compile=compiled, peer_compile=peer_compiled, runs=results)
+
+
+def not_run(why: str) -> ExecResult:
+    """The result of a side that never started because of the sandbox, not the program."""
+    return ExecResult(status=ExecStatus.SANDBOX_ERROR, message=f"not run: {why}")
 
 
 def compile_failure(compiled: ExecResult) -> ExecResult:

@@ -115,19 +115,27 @@ class Zygote:
         """Fork (or replace) cell ``index``: it joins the cgroup whose files are ``fds`` (see ``layout``)."""
         self._order({"op": "cell", "cell": index, "layout": layout}, fds)
 
-    async def run(self, cell: int, payload: dict[str, Any], *, timeout_s: float) -> dict[str, Any]:
-        """Have ``cell`` fork a supervisor, send it the request and read its report."""
+    async def run(
+        self, cell: int, payload: dict[str, Any], *, timeout_s: float, link: tuple[int, int] | None = None
+    ) -> dict[str, Any]:
+        """Have ``cell`` fork a supervisor, send it the request and read its report.
+
+        ``link`` (a paired run): the read end the run takes as stdin and the write end it takes as stdout,
+        pipes to its peer's run. They are handed over and closed here, whatever happens, so that each side
+        sees end of file when the other is gone.
+        """
         request_r, request_w = os.pipe()
         report_r, report_w = os.pipe()
+        handed = [request_r, report_w, *(link or ())]
         try:
-            self._order({"op": "run", "cell": cell}, [request_r, report_w])
+            self._order({"op": "run", "cell": cell}, handed)
         except SandboxUnavailable:
             os.close(request_w)
             os.close(report_r)
             raise
         finally:
-            os.close(request_r)
-            os.close(report_w)
+            for fd in handed:
+                os.close(fd)
         try:
             async with asyncio.timeout(timeout_s + REPORT_GRACE_S):
                 await _write_pipe(request_w, json.dumps(payload).encode())  # closes request_w
@@ -187,6 +195,12 @@ class Zygote:
         self.failure = self.failure or "closed"
 
 
+def _wake(ready: asyncio.Future[None]) -> None:
+    # The fd's callback may already be queued when a timeout cancels the waiter.
+    if not ready.done():
+        ready.set_result(None)
+
+
 async def _write_pipe(fd: int, data: bytes) -> None:
     """Write all of ``data`` to a pipe without blocking the loop, then close it."""
     loop = asyncio.get_running_loop()
@@ -201,7 +215,7 @@ async def _write_pipe(fd: int, data: bytes) -> None:
             except BlockingIOError:
                 pass
             ready = loop.create_future()
-            loop.add_writer(fd, ready.set_result, None)
+            loop.add_writer(fd, _wake, ready)
             try:
                 await ready
             finally:
@@ -225,7 +239,7 @@ async def _read_frame(fd: int) -> bytes:
             chunk = os.read(fd, 1 << 20)
         except BlockingIOError:
             ready = loop.create_future()
-            loop.add_reader(fd, ready.set_result, None)
+            loop.add_reader(fd, _wake, ready)
             try:
                 await ready
             finally:

@@ -12,8 +12,9 @@
 #   DEBIAN_SUITE        suite for the base image (default: the host's VERSION_CODENAME, else bookworm)
 #   DEBIAN_MIRROR       mirror for debootstrap (default: the first Debian URI in the host's apt sources)
 #   SANDBOX_BASE_IMAGE  tag of the base image (default: r1-verifier/debian:$DEBIAN_SUITE)
-#   SANDBOX_IMAGE       tag of the sandbox image (default: r1-verifier/sandbox:runner-2, the runner protocol)
-#   SANDBOX_EXTRA_PACKAGES  extra Debian packages for the sandbox image (e.g. "nodejs golang-go")
+#   SANDBOX_IMAGE       tag of the sandbox image (default: r1-verifier/sandbox:runner-3, the runner protocol)
+#   SANDBOX_EXTRA_PACKAGES  Debian packages for the sandbox image beyond python3 and g++ (default: the
+#                       languages' toolchains of scripts/toolchains.txt; "" for a python/C++-only image)
 #   DOCKERD_LOG         dockerd's log file (default: /var/log/dockerd.log)
 set -euo pipefail
 
@@ -47,8 +48,9 @@ suite="${DEBIAN_SUITE:-$(host_codename)}"
 suite="${suite:-bookworm}"
 mirror="${DEBIAN_MIRROR:-$(host_debian_mirror)}"
 base_image="${SANDBOX_BASE_IMAGE:-r1-verifier/debian:${suite}}"
-sandbox_image="${SANDBOX_IMAGE:-r1-verifier/sandbox:runner-2}"
+sandbox_image="${SANDBOX_IMAGE:-r1-verifier/sandbox:runner-3}"
 dockerd_log="${DOCKERD_LOG:-/var/log/dockerd.log}"
+extra_packages="${SANDBOX_EXTRA_PACKAGES-$(sed 's/#.*//' "$repo_root/scripts/toolchains.txt" | xargs)}"
 
 install_packages() {
     local missing=()
@@ -109,12 +111,12 @@ build_base_image() {
 }
 
 build_sandbox_image() {
-    log "building $sandbox_image on $base_image"
+    log "building $sandbox_image on $base_image with: python3 g++ $extra_packages"
     # Host networking for the build only: apt inside the build reaches the same mirror as the host,
     # without depending on the bridge network or NAT rules. Sandbox containers run with no network.
     docker build --network host --quiet \
         --build-arg "BASE_IMAGE=$base_image" \
-        --build-arg "EXTRA_PACKAGES=${SANDBOX_EXTRA_PACKAGES:-}" \
+        --build-arg "EXTRA_PACKAGES=$extra_packages" \
         --tag "$sandbox_image" \
         --file "$repo_root/sandbox/Dockerfile" "$repo_root/sandbox" >/dev/null
     log "sandbox image ready: $sandbox_image ($(docker image inspect -f '{{.Size}}' "$sandbox_image" \

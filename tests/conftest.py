@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -12,6 +13,11 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+
+# The verdict cache is process-wide: left on, a test that counts real work (sandbox runs, programs in flight,
+# worker deaths) would see another test's verdicts reused. Tests of the cache turn it on themselves
+# (tests/verifier/test_verdict_cache.py); set the variable to run the whole suite with it on.
+os.environ.setdefault("VERIFIER_VERDICT_CACHE_BYTES", "0")
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
-"""``verifier serve | rewards | score``: the command line."""
+"""``verifier serve | rewards | score`` (``score --compare`` re-verifies stored results): the command line."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -19,8 +20,9 @@ import orjson
 from pydantic import ValidationError
 
 from verifier.errors import ExposureError, PluginError, RequestError
+from verifier.reverify import Comparison, Stored, change_rows, read_stored, summary_rows
 from verifier.runtime import build_registry, running
-from verifier.schemas import Item, VerifyRequest
+from verifier.schemas import Item, ItemResult, VerifyRequest
 from verifier.settings import Settings, load_settings
 
 
@@ -67,11 +69,23 @@ def _parser() -> argparse.ArgumentParser:
 
     score = sub.add_parser("score", help="score a JSONL file of items offline, through the same plugins")
     score.add_argument("input", type=Path, help="JSONL: one item per line (completion, reference, ...)")
-    score.add_argument("output", type=Path, help="JSONL: one result per input line, in order")
+    score.add_argument(
+        "output", type=Path, nargs="?", help="JSONL: one result per input line, in order (optional with --compare)"
+    )
     score.add_argument("--rewards", help="comma-separated reward names, or a JSON object of name: weight")
     score.add_argument("--params", help="JSON object of per-reward params")
     score.add_argument("--batch-size", type=int, default=256)
     score.add_argument("--quiet", action="store_true", help="no progress bar")
+    score.add_argument(
+        "--with-items", action="store_true", help="each output line holds the item too (what --compare reads)"
+    )
+    score.add_argument(
+        "--compare",
+        action="store_true",
+        help="INPUT holds stored results (items with their scores and versions): re-score them and report "
+        "which verdicts changed",
+    )
+    score.add_argument("--report", type=Path, help="with --compare: write the full report here as JSON")
     score.set_defaults(run=_score)
     return parser
 
@@ -142,6 +156,7 @@ def _rewards(args: argparse.Namespace, settings: Settings) -> int:
                 "plugin": e.plugin.name,
                 "version": e.plugin.version,
                 "description": e.reward.description,
+                "deterministic": e.reward.deterministic,
                 "params_schema": e.reward.params.model_json_schema(),
             }
             for e in registry
@@ -161,6 +176,12 @@ class _Tally:
 
 
 def _score(args: argparse.Namespace, settings: Settings) -> int:
+    if args.compare:
+        return _compare(args, settings)
+    if args.output is None:
+        raise ValueError("score needs an OUTPUT file (only --compare can do without)")
+    if args.report is not None:
+        raise ValueError("--report goes with --compare")
     rewards: Any = None
     if args.rewards:
         rewards = (
@@ -220,8 +241,10 @@ async def _score_file(
                             results[slot] = await _score_one(
                                 runtime.scorer, item, rewards, params, batch[slot][0]
                             )
-                for result in results:
+                for slot, result in enumerate(results):
                     assert result is not None
+                    if args.with_items and "error" not in result:  # the item and its result: what --compare reads
+                        result = {**orjson.loads(batch[slot][1]), **result}
                     bad_lines += "error" in result
                     for name, value in result.get("scores", {}).items():
                         tally = tallies.setdefault(name, _Tally())
@@ -234,6 +257,82 @@ async def _score_file(
                 total += len(batch)
                 bar.update(len(batch))
     return tallies, bad_lines, total
+
+
+def _compare(args: argparse.Namespace, settings: Settings) -> int:
+    if args.rewards:
+        raise ValueError("with --compare the rewards are those each stored line was scored with")
+    params = json.loads(args.params) if args.params else None
+    logging.basicConfig(level=logging.WARNING)
+    comparison = anyio.run(_compare_file, args, settings, params)
+    items = len({c.line for c in comparison.changes})
+    print(
+        f"re-scored {args.input}: {comparison.changed} verdicts changed in {items} items; "
+        f"{sum(t.failed for t in comparison.rewards.values())} could not be re-scored, "
+        f"{len(comparison.rejected)} lines rejected",
+        file=sys.stderr,
+    )
+    _print_table(
+        ("reward", "compared", "changed", "failed", "old versions", "new versions"),
+        summary_rows(comparison),
+        sys.stderr,
+    )
+    if comparison.changes:
+        shown = 50
+        print(f"\nchanged verdicts{f' (first {shown})' if comparison.changed > shown else ''}:", file=sys.stderr)
+        _print_table(
+            ("line", "id", "reward", "old", "new", "old version", "new version"),
+            change_rows(comparison, shown),
+            sys.stderr,
+        )
+    if args.report is not None:
+        args.report.write_bytes(orjson.dumps(comparison.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
+    # Changed verdicts are the report, not a failure; lines that could not be re-scored are.
+    return 1 if comparison.rejected or comparison.failures else 0
+
+
+async def _compare_file(args: argparse.Namespace, settings: Settings, params: Any) -> Comparison:
+    from tqdm import tqdm
+
+    comparison = Comparison()
+    with args.input.open("rb") as source:
+        line_count = sum(1 for _ in source)
+    async with running(settings) as runtime, contextlib.AsyncExitStack() as stack:
+        out = stack.enter_context(args.output.open("wb")) if args.output is not None else None
+        bar = stack.enter_context(tqdm(total=line_count, disable=args.quiet, unit="item"))
+        for batch in _batches(args.input, args.batch_size):
+            good: list[Stored] = []
+            for line_no, raw in batch:
+                try:
+                    good.append(read_stored(raw, line_no))
+                except ValueError as exc:
+                    comparison.reject(line_no, str(exc))
+            results: list[ItemResult | str] = []
+            if good:
+                # Fresh verdicts: the point is to see what the verifier says now, not what it said before.
+                request = VerifyRequest(items=[s.item for s in good], params=params, cache=False)
+                try:
+                    results = list((await runtime.scorer.score(request)).results)
+                except RequestError:  # one bad line must not cost its neighbours: score them one by one
+                    results = [await _rescore_one(runtime.scorer, s.item, params) for s in good]
+            for stored, result in zip(good, results, strict=True):
+                if isinstance(result, str):
+                    comparison.reject(stored.line, result)
+                    continue
+                comparison.add(stored, result)
+                if out is not None:
+                    record = {**stored.item.model_dump(exclude_none=True), "line": stored.line, **result.model_dump()}
+                    out.write(orjson.dumps(record) + b"\n")
+            bar.update(len(batch))
+    return comparison
+
+
+async def _rescore_one(scorer: Any, item: Item, params: Any) -> ItemResult | str:
+    try:
+        result: ItemResult = (await scorer.score(VerifyRequest(items=[item], params=params, cache=False))).results[0]
+    except RequestError as exc:
+        return exc.message
+    return result
 
 
 async def _score_one(scorer: Any, item: Item, rewards: Any, params: Any, line_no: int) -> dict[str, Any]:

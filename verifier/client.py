@@ -60,8 +60,9 @@ def encode_verify(
     group_size: int | None = None,
     scale_rewards: str = "group",
     profile: str | None = None,
+    cache: bool = True,
 ) -> bytes:
-    """The JSON body of a ``/v1/verify`` request."""
+    """The JSON body of a ``/v1/verify`` request (``cache=False``: bypass the verdict cache)."""
     body: dict[str, Any] = {
         "items": [i.model_dump(exclude_none=True) if isinstance(i, Item) else i for i in items],
     }
@@ -74,6 +75,8 @@ def encode_verify(
     if group_size is not None:
         body["group_size"] = group_size
         body["scale_rewards"] = scale_rewards
+    if not cache:
+        body["cache"] = False
     return orjson.dumps(body)
 
 
@@ -147,9 +150,10 @@ class VerifierClient(_Base):
         group_size: int | None = None,
         scale_rewards: str = "group",
         profile: str | None = None,
+        cache: bool = True,
     ) -> VerifyResponse:
         """Score a batch; one result per item, in order."""
-        body = encode_verify(items, rewards, params, group_size, scale_rewards, profile)
+        body = encode_verify(items, rewards, params, group_size, scale_rewards, profile, cache)
         return VerifyResponse.model_validate_json(self._request("POST", "/v1/verify", body).content)
 
     def rewards(self) -> list[RewardInfo]:
@@ -220,9 +224,10 @@ class AsyncVerifierClient(_Base):
         group_size: int | None = None,
         scale_rewards: str = "group",
         profile: str | None = None,
+        cache: bool = True,
     ) -> VerifyResponse:
         """Score a batch; one result per item, in order."""
-        body = encode_verify(items, rewards, params, group_size, scale_rewards, profile)
+        body = encode_verify(items, rewards, params, group_size, scale_rewards, profile, cache)
         return VerifyResponse.model_validate_json((await self._request("POST", "/v1/verify", body)).content)
 
     async def rewards(self) -> list[RewardInfo]:

@@ -34,10 +34,11 @@ class PluginInfo:
 
 @dataclass(frozen=True)
 class RegisteredReward:
-    """A reward with the plugin that supplied it."""
+    """A reward with the plugin that supplied it, and the options that plugin was configured with."""
 
     reward: Reward
     plugin: PluginInfo
+    config: PluginConfig | None = None
 
     @property
     def name(self) -> str:
@@ -132,7 +133,7 @@ class RewardRegistry:
             except Exception as exc:  # a plugin's bug at startup: name the plugin
                 raise PluginError(info.name, f"register_rewards raised {exc!r}") from exc
             for reward in _as_rewards(info.name, result):
-                entries.append(RegisteredReward(reward, info))
+                entries.append(RegisteredReward(reward, info, config))
         unknown_options = set(options) - {name for name, _ in pm.list_name_plugin()}
         if unknown_options:
             raise PluginError(

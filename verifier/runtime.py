@@ -11,12 +11,14 @@ from typing import Literal
 
 import pluggy
 
+from verifier.coalesce import Coalescer
 from verifier.errors import PluginError
 from verifier.profiles import Profiles
 from verifier.registry import RewardRegistry, create_plugin_manager
 from verifier.schemas import HealthResponse
 from verifier.scoring import BatchScorer, ScoringObserver
 from verifier.settings import Settings
+from verifier.verdict_cache import shared_cache
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ class Runtime:
     registry: RewardRegistry
     scorer: BatchScorer
     profiles: Profiles
+    coalescer: Coalescer
+    """Scores through ``scorer``, merging concurrent requests into shared batches (``verifier.coalesce``)."""
 
     def health(self) -> HealthResponse:
         """Each reward's own health report, and the worst of them."""
@@ -70,16 +74,22 @@ async def running(
                     raise PluginError(
                         entry.plugin.name, f"reward {entry.name!r} failed to start: {exc!r}"
                     ) from exc
-        log.info("verifier ready with rewards: %s", ", ".join(registry.names()))
-        yield Runtime(
-            settings,
+        scorer = BatchScorer(
             registry,
-            BatchScorer(
-                registry,
-                reward_timeout_s=settings.reward_timeout_s,
-                max_items=settings.max_batch_items,
-                max_completion_chars=settings.max_completion_chars,
-                observer=observer,
-            ),
-            profiles,
+            reward_timeout_s=settings.reward_timeout_s,
+            max_items=settings.max_batch_items,
+            max_completion_chars=settings.max_completion_chars,
+            observer=observer,
+            cache=shared_cache(settings.verdict_cache_bytes),
         )
+        coalescer = Coalescer(
+            scorer,
+            window_s=settings.coalesce_window_ms / 1000,
+            max_items=settings.coalesce_max_items,
+            max_concurrent=settings.max_concurrent_batches,
+            observer=observer,
+        )
+        # Entered last, so it is left first: batches in flight finish while the rewards' resources are still open.
+        await stack.enter_async_context(coalescer.running())
+        log.info("verifier ready with rewards: %s", ", ".join(registry.names()))
+        yield Runtime(settings, registry, scorer, profiles, coalescer)

@@ -76,6 +76,10 @@ class VerifyRequest(_Strict):
     scale_rewards: Literal["group", "batch", "none"] = Field(
         default="group", description="how advantages are scaled, as TRL's GRPOConfig.scale_rewards"
     )
+    cache: bool = Field(
+        default=True,
+        description="reuse verdicts of deterministic rewards from the verdict cache; false scores every item afresh",
+    )
 
 
 class ItemResult(BaseModel):
@@ -87,6 +91,10 @@ class ItemResult(BaseModel):
     details: dict[str, dict[str, Any]] = Field(default_factory=dict)
     errors: dict[str, str] = Field(default_factory=dict)
     advantage: float | None = Field(default=None, description="GRPO group-normalised advantage (group_size)")
+    versions: dict[str, str] = Field(
+        default_factory=dict,
+        description="per reward, the version of the plugin that scored it (`verifier score --compare` reads it)",
+    )
 
 
 class VerifyResponse(BaseModel):
@@ -99,6 +107,7 @@ class RewardInfo(BaseModel):
     version: str
     description: str
     reads_scores: bool = False
+    deterministic: bool = Field(default=False, description="its verdicts may be reused by the verdict cache")
     params_schema: dict[str, Any]
 
 

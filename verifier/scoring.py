@@ -2,6 +2,11 @@
 
 Every item gets exactly one result. A reward that raises or times out costs the items it was scoring a
 ``null`` score and an error message; it never fails the batch and never becomes a silent 0.0.
+
+The three steps are public so that several requests can share the middle one (``verifier.coalesce``): each
+request is planned on its own, the plans of many run as one batch, and each request is combined from exactly
+its own plans. A plan's ``origin`` says which request it came from, so that a reward that raises on a shared
+batch is retried on halves of it (down to one request's items) rather than failing every request in it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from verifier.errors import InvalidRequestError, LimitExceededError
 from verifier.registry import RegisteredReward, RewardRegistry
 from verifier.schemas import Item, ItemResult, VerifyRequest, VerifyResponse, Weights
 from verifier.types import RewardItem, Score, to_score
+from verifier.verdict_cache import VerdictCache, batch_lookup
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +38,20 @@ class ScoringObserver(Protocol):
         self, reward: str, items: int, seconds: float, nulls: int, errors: int, timed_out: bool
     ) -> None: ...
 
+    def batch_done(self, requests: int) -> None:
+        """A shared batch of ``requests`` requests was scored (``verifier.coalesce``)."""
+
 
 @dataclass
-class _Plan:
+class ItemPlan:
     """What one item needs: reward weights and validated params per reward."""
 
     item: Item
     weights: dict[str, float]
     params: dict[str, BaseModel]
     scores: dict[str, Score] = field(default_factory=dict)
+    origin: int = 0  # which request of a shared batch the item belongs to
+    use_cache: bool = True  # its request's ``cache`` field: the verdict cache may serve and keep its verdicts
 
 
 class BatchScorer:
@@ -54,8 +65,10 @@ class BatchScorer:
         max_items: int | None = None,
         max_completion_chars: int | None = None,
         observer: ScoringObserver | None = None,
+        cache: VerdictCache | None = None,
     ):
         self.registry = registry
+        self.cache = cache
         self.reward_timeout_s = reward_timeout_s
         self.max_items = max_items
         self.max_completion_chars = max_completion_chars
@@ -64,10 +77,11 @@ class BatchScorer:
     async def score(self, request: VerifyRequest) -> VerifyResponse:
         """Validate the request against the registry (raising a ``RequestError``), then score it."""
         plans = self.plan(request)
-        await self._run(plans)
-        return self._combine(plans, request)
+        await self.run(plans)
+        return self.combine(plans, request)
 
-    def plan(self, request: VerifyRequest) -> list[_Plan]:
+    def plan(self, request: VerifyRequest) -> list[ItemPlan]:
+        """What each item needs, validated (a ``RequestError`` for a bad request); nothing is scored yet."""
         if self.max_items is not None and len(request.items) > self.max_items:
             raise LimitExceededError("items per batch", len(request.items), self.max_items)
         if self.max_completion_chars is not None:
@@ -108,7 +122,7 @@ class BatchScorer:
 
         shared = request.params or {}
         cache: dict[str, BaseModel] = {}  # request-level params validated once per reward, not once per item
-        plans: list[_Plan] = []
+        plans: list[ItemPlan] = []
         for i, (item, weights) in enumerate(zip(request.items, weights_per_item, strict=True)):
             params: dict[str, BaseModel] = {}
             for name in weights:
@@ -123,7 +137,7 @@ class BatchScorer:
                         params[name] = self._validate(name, merged, ["items", i, "params", name])
                 except InvalidRequestError as exc:
                     errors.extend(exc.details["errors"])
-            plans.append(_Plan(item, weights, params))
+            plans.append(ItemPlan(item, weights, params, use_cache=request.cache))
         if errors:
             raise InvalidRequestError(errors)
         return plans
@@ -137,8 +151,9 @@ class BatchScorer:
                 [{"loc": [*loc, *err["loc"]], "msg": err["msg"], "type": err["type"]} for err in exc.errors()]
             ) from None
 
-    async def _run(self, plans: list[_Plan]) -> None:
-        needed: dict[str, list[_Plan]] = {}
+    async def run(self, plans: list[ItemPlan]) -> None:
+        """Score the plans (of one request or several): each reward once over every item that needs it."""
+        needed: dict[str, list[ItemPlan]] = {}
         for plan in plans:
             for name in plan.weights:
                 needed.setdefault(name, []).append(plan)
@@ -152,7 +167,7 @@ class BatchScorer:
                 for entry in phase:
                     tg.start_soon(self._run_reward, entry, needed[entry.name])
 
-    async def _run_reward(self, entry: RegisteredReward, plans: list[_Plan]) -> None:
+    async def _run_reward(self, entry: RegisteredReward, plans: list[ItemPlan]) -> None:
         reward = entry.reward
         items = [
             RewardItem(
@@ -169,25 +184,43 @@ class BatchScorer:
         ]
         started = time.perf_counter()
         timed_out = False
+        # Verdicts a deterministic reward gave before are reused; only the rest reach the reward.
+        lookup = batch_lookup(self.cache, entry, items, [not plan.use_cache for plan in plans])
+        todo = items if lookup is None else lookup.to_score
         try:
             with anyio.fail_after(self.reward_timeout_s):
-                results = await _call(reward.score, items)
-            scores = _check_results(results, len(items))
+                results = await _call(reward.score, todo) if todo else []
+            scores = _check_results(results, len(todo))
         except BaseException as exc:
             if isinstance(
                 exc, anyio.get_cancelled_exc_class() | KeyboardInterrupt | SystemExit | GeneratorExit
             ):
                 raise
+            origins = sorted({plan.origin for plan in plans})
+            if len(origins) > 1 and not isinstance(exc, TimeoutError):
+                # A shared batch: the failure may be one request's item. Halves are retried until the requests
+                # that fail are alone, so no request gets an error that its own items did not cause. (A timeout
+                # is not retried: that would multiply the wait, and it is seldom one item's doing.)
+                log.warning(
+                    "reward %s failed on a batch shared by %d requests (%s: %s); retrying it in halves",
+                    reward.name, len(origins), type(exc).__name__, exc,
+                )  # fmt: skip
+                first = set(origins[: len(origins) // 2])
+                await self._run_reward(entry, [p for p in plans if p.origin in first])
+                await self._run_reward(entry, [p for p in plans if p.origin not in first])
+                return
             timed_out = isinstance(exc, TimeoutError)
             message = _failure_message(entry, exc, self.reward_timeout_s)
             log.error(
                 "reward %s failed for %d items: %s",
                 reward.name,
-                len(items),
+                len(todo),
                 message,
                 exc_info=not isinstance(exc, TimeoutError),
             )
-            scores = [Score(None, {}, message)] * len(items)
+            scores = [Score(None, {}, message)] * len(todo)
+        if lookup is not None:
+            scores = lookup.complete(scores)
         for plan, score in zip(plans, scores, strict=True):
             plan.scores[reward.name] = score
         if self.observer is not None:
@@ -197,8 +230,10 @@ class BatchScorer:
                 reward.name, len(items), time.perf_counter() - started, nulls, errors, timed_out
             )
 
-    def _combine(self, plans: list[_Plan], request: VerifyRequest) -> VerifyResponse:
+    def combine(self, plans: list[ItemPlan], request: VerifyRequest) -> VerifyResponse:
+        """One result per planned item, in request order, with the request's advantages."""
         results = []
+        versions: dict[str, str] = {}  # the version of the plugin behind each reward, for re-verification
         for plan in plans:
             total = 0.0
             applied = False
@@ -209,6 +244,8 @@ class BatchScorer:
             details: dict[str, dict[str, Any]] = {}
             errors: dict[str, str] = {}
             for name, weight in plan.weights.items():
+                if name not in versions:
+                    versions[name] = self.registry.get(name).plugin.version
                 score = plan.scores[name]
                 scores[name] = score.value
                 if score.details:
@@ -225,6 +262,7 @@ class BatchScorer:
                     scores=scores,
                     details=details,
                     errors=errors,
+                    versions={name: versions[name] for name in plan.weights},
                 )
             )
         if request.group_size is not None:

@@ -65,12 +65,32 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(default=8192, ge=1, description="most items in one /v1/verify request")
     max_request_bytes: int = Field(default=64 * 2**20, ge=1024, description="largest request body accepted")
     max_completion_chars: int = Field(default=4 * 2**20, ge=1, description="longest completion accepted")
-    max_concurrent_batches: int = Field(default=8, ge=1, description="batches scored at the same time")
-    max_queued_batches: int = Field(
-        default=32, ge=0, description="batches waiting for a slot; beyond this, 429 with Retry-After"
+    max_items_in_flight: int = Field(
+        default=65536,
+        ge=1,
+        description="items admitted and not yet answered, over all requests; beyond this, 429 with Retry-After",
+    )
+    max_bytes_in_flight: int = Field(
+        default=256 * 2**20,
+        ge=1024,
+        description="request bytes admitted and not yet answered, over all requests; beyond this, 429",
+    )
+    max_concurrent_batches: int = Field(
+        default=8, ge=1, description="(coalesced) batches scored at the same time; the others keep filling"
+    )
+    coalesce_window_ms: float = Field(
+        default=5.0, ge=0, le=1000, description="how long a new batch waits for more requests to join it"
+    )
+    coalesce_max_items: int = Field(
+        default=1024, ge=1, description="a batch takes no more requests once it holds this many items"
     )
     graceful_shutdown_s: float = Field(
         default=30.0, ge=0, description="on SIGTERM, how long in-flight batches may finish (new ones get 503)"
+    )
+    verdict_cache_bytes: int = Field(
+        default=256 * 2**20,
+        ge=0,
+        description="memory for the verdict cache of deterministic rewards, shared by the process; 0 turns it off",
     )
     reward_timeout_s: float = Field(
         default=600.0,

@@ -76,11 +76,16 @@ class RewardItem:
 @dataclass(frozen=True, slots=True)
 class Score:
     """One item's verdict. ``value`` is ``None`` when the reward does not apply (or could not be computed:
-    then ``error`` says why). ``details`` is free-form JSON for logs and completion tables."""
+    then ``error`` says why). ``details`` is free-form JSON for logs and completion tables.
+
+    ``cacheable=False`` keeps this one verdict out of the verdict cache of a ``deterministic`` reward: for a
+    verdict that hung on the machine's state rather than on the item (a program or a grader that ran out of
+    time under load). A verdict with an ``error`` is never cached, whatever this says."""
 
     value: float | None
     details: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
+    cacheable: bool = True
 
 
 ScoreLike: TypeAlias = Score | float | int | None
@@ -102,8 +107,14 @@ class Reward:
     """A reward a plugin registers.
 
     ``score`` receives every item of a batch that asked for this reward, in batch order, and returns one
-    result per item (sync or async). ``lifespan``, if given, is entered when the host starts and exited when
-    it stops: the place for process pools, clients and warm-up. ``health`` feeds ``/readyz``.
+    result per item (sync or async). A batch may hold several concurrent requests' items (coalesced), each
+    with its own params: score each item on its own. ``lifespan``, if given, is entered when the host starts
+    and exited when it stops: the place for process pools, clients and warm-up. ``health`` feeds ``/readyz``.
+
+    ``deterministic=True`` lets the host reuse a verdict (the verdict cache, docs/plugins.md): declare it only
+    when a successful verdict is a function of the item (completion, prompt, reference, completion tokens,
+    the other rewards' scores it reads), its validated params, the plugin's options and the plugin's version,
+    and nothing else (no clock, no randomness, no remote model, no state kept between calls).
     """
 
     name: str
@@ -111,6 +122,7 @@ class Reward:
     score: BatchScorer
     params: type[BaseModel] = NoParams
     reads_scores: bool = False
+    deterministic: bool = False
     lifespan: Callable[[], AbstractAsyncContextManager[object]] | None = None
     health: Callable[[], Health] | None = None
 
@@ -144,7 +156,7 @@ def to_score(result: ScoreLike) -> Score:
         return (
             result
             if checked == value and type(value) is float
-            else Score(checked, result.details, result.error)
+            else Score(checked, result.details, result.error, result.cacheable)
         )
     if result is None:
         return Score(None)

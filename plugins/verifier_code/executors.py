@@ -10,7 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from sandbox.client import SandboxClient
 from sandbox.docker_backend import DockerBackend, DockerOptions
 from sandbox.process import ProcessBackend, ProcessOptions
-from sandbox.types import Backend, BackendHealth, ExecRequest, ExecResponse, execute
+from sandbox.types import (
+    Backend,
+    BackendHealth,
+    ExecRequest,
+    ExecResponse,
+    PairRequest,
+    PairResponse,
+    execute,
+    execute_pair,
+)
 
 if TYPE_CHECKING:
     from sandbox.ray_serve import SandboxHandleClient
@@ -64,6 +73,9 @@ class LocalExecutor:
 
     async def execute(self, request: ExecRequest) -> ExecResponse:
         return await execute(self.backend, request)
+
+    async def execute_pair(self, request: PairRequest) -> PairResponse:
+        return await execute_pair(self.backend, request)
 
     async def health(self) -> BackendHealth:
         # start() is idempotent for every backend and retries after a failure, so a backend whose

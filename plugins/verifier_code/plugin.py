@@ -22,6 +22,7 @@ def register_rewards(config: PluginConfig) -> list[Reward]:
             "the program passes",
             score=scorer,
             params=CodeParams,
+            deterministic=True,  # a verdict that hit a time limit says so (Score.cacheable) and is not reused
             lifespan=scorer.lifespan,
             health=scorer.health,
         )

@@ -12,9 +12,10 @@ import contextlib
 import json
 import re
 import secrets
-from collections.abc import AsyncIterator, Sequence
+import signal
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import ConfigDict, Field, ValidationError
 
@@ -27,6 +28,10 @@ from sandbox.types import (
     ExecResult,
     ExecStatus,
     Limits,
+    PairRequest,
+    PairResponse,
+    PairResult,
+    PairSpec,
     Program,
     RunSpec,
 )
@@ -34,7 +39,7 @@ from verifier import Health, ReasoningTags, RewardItem, Score, split_reasoning
 from verifier_code.checker import CheckerJudge, CheckTask, SandboxFailure
 from verifier_code.compare import tokens_match, values_match
 from verifier_code.extract import ExtractMode, extract_program
-from verifier_code.harness import HARNESS
+from verifier_code.harness import CANDIDATE, JUDGE
 from verifier_code.metrics import PROGRAMS_IN_FLIGHT, record_runs
 from verifier_code.scoring import ScoringMode, combine
 from verifier_code.shapes import parse_reference
@@ -93,6 +98,8 @@ class CodeParams(ReasoningTags):
 class Executor(Protocol):
     async def execute(self, request: ExecRequest) -> ExecResponse: ...
 
+    async def execute_pair(self, request: PairRequest) -> PairResponse: ...
+
     async def health(self) -> BackendHealth: ...
 
     async def aclose(self) -> None: ...
@@ -129,6 +136,9 @@ class Job:
     compile_error: str | None = None
     checks: list[tuple[int, CheckTask]] = field(default_factory=list)
     final: Score | None = None
+    # A run or the compile hit its time limit: on a loaded machine that can happen to a correct program, so
+    # the verdict is kept out of the verdict cache.
+    timed_out: bool = False
 
 
 def _cut(text: str, size: int = EXCERPT) -> str:
@@ -168,7 +178,10 @@ class CodeReward:
             self._health = Health("down", str(exc))
             return self._health
         message = state.message if state.isolated else f"NOT ISOLATED: {state.message}"
-        self._health = Health(state.status, message or f"{state.backend}: {', '.join(state.languages)}")
+        languages = ", ".join(state.languages)
+        if languages:  # what /readyz shows: which languages this reward can score now
+            message = f"{message}; languages: {languages}" if message else f"{state.backend}: {languages}"
+        self._health = Health(state.status, message)
         return self._health
 
     async def _watch_health(self) -> None:
@@ -229,12 +242,19 @@ class CodeReward:
         except InvalidRequest as exc:  # UnsupportedLanguage included: this backend cannot run it
             job.final = Score(None, {}, str(exc))
             return
+        except _JudgeUnusable as exc:
+            job.final = Score(None, {"shape": job.suite.shape}, str(exc))
+            return
         except ValidationError as exc:  # the sandbox's request limits (sizes, file counts)
             job.final = Score(None, {}, f"invalid sandbox request: {exc}")
             return
         sandbox_failure = next((o for o in job.outcomes if o.status == ExecStatus.SANDBOX_ERROR), None)
         if sandbox_failure is not None:
             job.final = Score(None, {}, f"sandbox error: {sandbox_failure.error}")
+            return
+        unjudged = next((o for o in job.outcomes if o.status in _NO_VERDICT), None)
+        if unjudged is not None:  # the judge (tests or interactor) failed, not the program: no verdict
+            job.final = Score(None, {"shape": job.suite.shape}, unjudged.error)
 
     async def _check(self, jobs: list[Job]) -> None:
         by_limits: dict[Limits, list[Job]] = {}
@@ -264,54 +284,55 @@ class CodeReward:
     async def _run_suite(self, job: Job) -> tuple[list[Outcome], str | None]:
         suite, code, language, params = job.suite, job.code, job.language, job.params
         limits = Limits(wall_time_s=params.time_limit_s, memory_mb=params.memory_mb)
-        token = secrets.token_hex(16)
-        if isinstance(suite, StdioSuite):
+        if isinstance(suite, StdioSuite) and suite.interactor is None:
             cases = suite.cases[: params.max_tests]
             runs = [RunSpec(stdin=case.input, limits=limits) for case in cases]
             program = Program(language=language.name, source=code)
-        elif isinstance(suite, CallSuite):
-            calls = suite.cases[: params.max_tests]
-            request = {"mode": "call", "fn_name": suite.fn_name}
-            runs = [
-                RunSpec(stdin=f"{token}\n{json.dumps({**request, 'args': c.args})}\n", limits=limits)
-                for c in calls
+            exec_request = ExecRequest(program=program, runs=runs, stop_on_failure=params.stop_on_first_failure)
+            response = await self._execute(self.executor.execute(exec_request), len(runs), language.name)
+            record_runs([result.status.value for result in response.runs], language.name)
+            job.timed_out = _timed_out([response.compile, *response.runs])
+            outcomes = [
+                self._stdio_result(job, index, result, suite.cases[index]) for index, result in enumerate(response.runs)
             ]
-            program = Program(language="python", source=HARNESS, files={"solution.py": suite.prelude + code})
+            compiled, total = response.compile, len(runs)
         else:
-            source = _assemble(suite, code, params.include_prompt)
-            request = {"mode": "assert", "entry_point": suite.entry_point}
-            runs = [RunSpec(stdin=f"{token}\n{json.dumps(request)}\n", limits=limits)]
-            program = Program(
-                language="python", source=HARNESS, files={"solution.py": source, "tests.py": suite.test}
-            )
-        exec_request = ExecRequest(program=program, runs=runs, stop_on_failure=params.stop_on_first_failure)
-        try:
-            with PROGRAMS_IN_FLIGHT.track_inprogress():
-                response = await self.executor.execute(exec_request)
-        except SandboxUnavailable:
-            record_runs([ExecStatus.SANDBOX_ERROR.value] * len(runs), language.name)  # none of them ran
-            raise
-        record_runs([result.status.value for result in response.runs], language.name)
+            pair_request, nonces = _pair_request(suite, code, language, params, limits)
+            pair = await self._execute(self.executor.execute_pair(pair_request), len(nonces), language.name)
+            record_runs([run.program.status.value for run in pair.runs], language.name)
+            sides = [side for run in pair.runs for side in (run.program, run.peer)]
+            job.timed_out = _timed_out([pair.compile, pair.peer_compile, *sides])
+            if pair.peer_compile is not None and pair.peer_compile.status is not ExecStatus.OK:
+                why = pair.peer_compile.stderr or pair.peer_compile.message
+                raise _JudgeUnusable(f"the interactor does not compile: {_cut(why, 1000)}")
+            outcomes = [
+                _paired_outcome(suite, index, result, nonces[index], params) for index, result in enumerate(pair.runs)
+            ]
+            compiled, total = pair.compile, len(nonces)
         compile_error = None
-        if response.compile is not None and response.compile.status is ExecStatus.COMPILE_ERROR:
-            compile_error = _cut(response.compile.stderr or response.compile.message, 2000)
-        outcomes: list[Outcome] = []
-        for index, result in enumerate(response.runs):
-            if isinstance(suite, StdioSuite):
-                case = suite.cases[index]
-                if suite.checker is not None and result.status is ExecStatus.OK:
-                    task = CheckTask(suite.checker, case.input, result.stdout, case.output or "")
-                    job.checks.append((index, task))
-                    outcomes.append(Outcome(False, "checking", result.wall_time_s, **_excerpt(case, result)))
-                else:
-                    outcomes.append(_stdio_outcome(result, case, params))
-            elif isinstance(suite, CallSuite):
-                outcomes.append(_call_outcome(result, suite.cases[index], token, params, suite.unwrap_singleton))
-            else:
-                outcomes.append(_assert_outcome(result, token))
-        total = len(runs)
+        if compiled is not None and compiled.status is ExecStatus.COMPILE_ERROR:
+            compile_error = _cut(compiled.stderr or compiled.message, 2000)
         outcomes += [Outcome(False, "not_run", 0.0) for _ in range(total - len(outcomes))]
         return outcomes, compile_error
+
+    @staticmethod
+    async def _execute(work: Awaitable[_Response], runs: int, language: str) -> _Response:
+        try:
+            with PROGRAMS_IN_FLIGHT.track_inprogress():
+                return await work
+        except SandboxUnavailable:
+            record_runs([ExecStatus.SANDBOX_ERROR.value] * runs, language)  # none of them ran
+            raise
+
+    @staticmethod
+    def _stdio_result(job: Job, index: int, result: ExecResult, case: StdioCase) -> Outcome:
+        suite = job.suite
+        assert isinstance(suite, StdioSuite)
+        if suite.checker is not None and result.status is ExecStatus.OK:
+            task = CheckTask(suite.checker, case.input, result.stdout, case.output or "")
+            job.checks.append((index, task))
+            return Outcome(False, "checking", result.wall_time_s, **_excerpt(case, result))
+        return _stdio_outcome(result, case, job.params)
 
     def _verdict(self, job: Job) -> Score:
         params, outcomes = job.params, job.outcomes
@@ -328,7 +349,7 @@ class CodeReward:
         if job.compile_error is not None:
             details["reason"] = "compile_error"
             details["compile_error"] = job.compile_error
-            return Score(params.compile_error_score, details)
+            return Score(params.compile_error_score, details, cacheable=not job.timed_out)
         cases = None if isinstance(job.suite, AssertSuite) else job.suite.cases[:total]
         try:
             value, extra = combine([o.score for o in outcomes], cases, params.scoring)
@@ -356,7 +377,7 @@ class CodeReward:
             }
             if outcome.message:
                 details["first_failure"]["checker_message"] = outcome.message
-        return Score(value, details)
+        return Score(value, details, cacheable=not job.timed_out)
 
 
 def _test_detail(outcome: Outcome) -> dict[str, Any]:
@@ -413,32 +434,127 @@ def _stdio_outcome(result: ExecResult, case: StdioCase, params: CodeParams) -> O
     return Outcome(False, "wrong_answer", result.wall_time_s, **excerpt)
 
 
-def _harness_verdict(result: ExecResult, token: str) -> dict[str, Any] | None:
-    """The harness's last verdict line, if the run got that far (the program cannot forge it)."""
-    for line in reversed(result.stdout.splitlines()):
-        if line.startswith(token + " "):
+def _timed_out(results: Sequence[ExecResult | None]) -> bool:
+    return any(result is not None and result.status is ExecStatus.TIMEOUT for result in results)
+
+
+class _JudgeUnusable(Exception):
+    """The item's judge (tests, interactor) cannot judge it: null + this error, never a score."""
+
+
+_Response = TypeVar("_Response", ExecResponse, PairResponse)
+# Outcome statuses that mean the judge, not the program, failed: the item gets no score.
+_NO_VERDICT = frozenset({"unjudgeable", "judge_failed"})
+# The judge process gets a little longer than the program: the program's limit is what ends a slow run.
+JUDGE_GRACE_S = 2.0
+
+
+def _pair_request(
+    suite: Suite, code: str, language: Language, params: CodeParams, limits: Limits
+) -> tuple[PairRequest, list[str]]:
+    """The program and its judge (the harness's judge, or the reference's interactor), one run per test."""
+    # The same memory as the program's: a docker container's memory limit changes with an API call, and
+    # containers take either side from one item to the next.
+    judge_limits = Limits(wall_time_s=min(limits.wall_time_s + JUDGE_GRACE_S, 3600), memory_mb=limits.memory_mb)
+    if isinstance(suite, StdioSuite):
+        assert suite.interactor is not None
+        interactor = suite.interactor
+        cases = suite.cases[: params.max_tests]
+        runs = [
+            PairSpec(
+                program=RunSpec(limits=limits),
+                peer=RunSpec(argv=list(INTERACTOR_ARGV), limits=judge_limits),
+                peer_files={"input.txt": case.input, "answer.txt": case.output or ""},
+            )
+            for case in cases
+        ]
+        request = PairRequest(
+            program=Program(language=language.name, source=code),
+            peer=Program(language=interactor.language, source=interactor.source),
+            runs=runs,
+            stop_on_failure=params.stop_on_first_failure,
+        )
+        return request, [""] * len(runs)
+    if isinstance(suite, CallSuite):
+        config = {"name": suite.fn_name, "solution_class": True}
+        solution = suite.prelude + code
+        job: dict[str, Any] = {"mode": "call"}
+        per_run: list[dict[str, Any]] = [{"args": case.args} for case in suite.cases[: params.max_tests]]
+    else:
+        config = {"name": suite.entry_point, "solution_class": False}
+        solution = _assemble(suite, code, params.include_prompt)
+        job = {"mode": "assert", "helpers": suite.prompt, "tests": suite.test, "entry_point": suite.entry_point}
+        per_run = [{}]
+    nonces = [secrets.token_hex(16) for _ in per_run]
+    runs = [
+        PairSpec(
+            program=RunSpec(limits=limits),
+            peer=RunSpec(limits=judge_limits),
+            peer_files={"run.json": json.dumps({**fields, "nonce": nonce})},
+        )
+        for fields, nonce in zip(per_run, nonces, strict=True)
+    ]
+    request = PairRequest(
+        program=Program(language="python", source=CANDIDATE,
+                        files={"solution.py": solution, "call.json": json.dumps(config)}),
+        peer=Program(language="python", source=JUDGE, files={"judge.json": json.dumps(job)}),
+        runs=runs,
+        stop_on_failure=params.stop_on_first_failure,
+    )  # fmt: skip
+    return request, nonces
+
+
+def _judge_verdict(judge: ExecResult, nonce: str) -> dict[str, Any] | None:
+    """The judge's last verdict line: it starts with the run's nonce, which only the judge's files hold."""
+    for line in reversed(judge.stderr.splitlines()):
+        if line.startswith(nonce + " "):
             try:
-                verdict = json.loads(line[len(token) + 1 :])
+                verdict = json.loads(line[len(nonce) + 1 :])
             except ValueError:
                 return None
             return verdict if isinstance(verdict, dict) else None
     return None
 
 
+def _paired_outcome(suite: Suite, index: int, pair: PairResult, nonce: str, params: CodeParams) -> Outcome:
+    program, judge = pair.program, pair.peer
+    for side in (program, judge):
+        if side.status is ExecStatus.SANDBOX_ERROR:
+            return Outcome(False, ExecStatus.SANDBOX_ERROR.value, 0.0, error=side.message)
+    if isinstance(suite, StdioSuite):
+        return _interactive_outcome(suite.cases[index], program, judge)
+    verdict = _judge_verdict(judge, nonce)
+    if verdict is None:
+        if program.status is not ExecStatus.OK:
+            return _failed_run(program)
+        # The program is fine and the judge said nothing: its own limits, or a crash in the tests.
+        why = f"the judge ended without a verdict ({judge.status.value}: {judge.message or _last_line(judge.stderr)})"
+        return Outcome(False, "no_verdict", program.wall_time_s, error=_cut(why, 500))
+    status = str(verdict.get("status", ""))
+    if status == "unjudgeable":
+        return Outcome(False, "unjudgeable", program.wall_time_s, error=_cut(str(verdict.get("error", "")), 500))
+    if isinstance(suite, CallSuite):
+        return _call_outcome(program, verdict, suite.cases[index], params, suite.unwrap_singleton)
+    if status == "passed":
+        return Outcome(True, "passed", program.wall_time_s)
+    if program.status is not ExecStatus.OK:  # the run's own end (a timeout, a memory kill) says more
+        return _failed_run(program)
+    return Outcome(False, status or "failed", program.wall_time_s, error=_cut(str(verdict.get("error")), 500))
+
+
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
 def _call_outcome(
-    result: ExecResult, case: CallCase, token: str, params: CodeParams, unwrap_singleton: bool
+    program: ExecResult, verdict: dict[str, Any], case: CallCase, params: CodeParams, unwrap_singleton: bool
 ) -> Outcome:
     excerpt = {"input": _cut(json.dumps(case.args)), "expected": _cut(json.dumps(case.expected))}
-    verdict = _harness_verdict(result, token)
-    if result.status is not ExecStatus.OK or verdict is None:
-        outcome = _failed_run(result, **excerpt)
-        if verdict is None and result.status is ExecStatus.OK:
-            outcome.status, outcome.error = "no_verdict", "the program exited before the harness finished"
-        return outcome
     if verdict.get("status") != "returned":
-        return Outcome(
-            False, "error", result.wall_time_s, error=_cut(str(verdict.get("error", ""))), **excerpt
-        )
+        if program.status is not ExecStatus.OK:
+            return _failed_run(program, **excerpt)
+        return Outcome(False, "error", program.wall_time_s, error=_cut(str(verdict.get("error", ""))), **excerpt)
     value = verdict.get("value")
     expected = case.expected
     ok = values_match(value, expected, params.float_tolerance) or (
@@ -448,19 +564,41 @@ def _call_outcome(
         and values_match(value, expected[0], params.float_tolerance)
     )
     if ok:
-        return Outcome(True, "passed", result.wall_time_s)
-    return Outcome(False, "wrong_answer", result.wall_time_s, got=_cut(json.dumps(value)), **excerpt)
+        return Outcome(True, "passed", program.wall_time_s)
+    return Outcome(False, "wrong_answer", program.wall_time_s, got=_cut(json.dumps(value)), **excerpt)
 
 
-def _assert_outcome(result: ExecResult, token: str) -> Outcome:
-    verdict = _harness_verdict(result, token)
-    if result.status is not ExecStatus.OK or verdict is None:
-        outcome = _failed_run(result)
-        if verdict is None and result.status is ExecStatus.OK:
-            outcome.status, outcome.error = "no_verdict", "the program exited before the tests ran"
-        return outcome
-    if verdict.get("status") == "passed":
-        return Outcome(True, "passed", result.wall_time_s)
-    return Outcome(
-        False, str(verdict.get("status", "failed")), result.wall_time_s, error=_cut(str(verdict.get("error")))
-    )
+# testlib's order: the interactor reads the test's input, writes its log to the output file, and may read
+# the answer; its stdin and stdout are the program's stdout and stdin.
+INTERACTOR_ARGV = ("input.txt", "/tmp/interactor-output.txt", "answer.txt")
+_INTERACTOR_VERDICTS = {1: "wrong_answer", 2: "presentation_error"}
+_LIMIT_KILLS = frozenset({ExecStatus.TIMEOUT, ExecStatus.MEMORY_LIMIT, ExecStatus.OUTPUT_LIMIT})
+PYTHON_FLUSH_FAILED = 120  # CPython's exit status when stdout cannot be flushed at exit (a closed pipe)
+
+
+def _interactive_outcome(case: StdioCase, program: ExecResult, interactor: ExecResult) -> Outcome:
+    """testlib's exit codes decide (0 accepted, 1 wrong answer, 2 presentation error, 3 the interactor
+    failed). A program killed at a limit reports that limit (the interactor then saw it vanish); otherwise a
+    wrong answer stands whatever the program did next (it may have been cut off mid-write). An accepted
+    interaction still needs the program to have ended well. An interactor that fails, crashes or runs out of
+    time while the program is fine gives no verdict."""
+    excerpt = {"input": _cut(case.input), "expected": _cut(case.output or "")}
+    message = _cut(interactor.stderr.strip(), 500)
+    code = interactor.exit_code if interactor.status in (ExecStatus.OK, ExecStatus.RUNTIME_ERROR) else None
+    if program.status in _LIMIT_KILLS:
+        return _failed_run(program, **excerpt)
+    if code in _INTERACTOR_VERDICTS:
+        return Outcome(False, _INTERACTOR_VERDICTS[code], program.wall_time_s, error=message, **excerpt)
+    if code == 3:
+        return Outcome(False, "judge_failed", program.wall_time_s, error=f"the interactor failed: {message}")
+    if code == 0:
+        if program.status is not ExecStatus.OK:  # accepted, but the program did not end well
+            return _failed_run(program, **excerpt)
+        return Outcome(True, "passed", program.wall_time_s)
+    if interactor.signal == signal.SIGPIPE or code == PYTHON_FLUSH_FAILED:
+        # It wrote to a program that had stopped reading (and ended): the program broke the protocol.
+        error = "the program stopped reading before the interactor was done"
+        return Outcome(False, "wrong_answer", program.wall_time_s, error=error, **excerpt)
+    why = f"the interactor ended without a verdict ({interactor.status.value}, exit {interactor.exit_code}, " \
+          f"signal {interactor.signal}): {interactor.message or message}"  # fmt: skip
+    return Outcome(False, "judge_failed", program.wall_time_s, error=_cut(why, 500))

@@ -2,7 +2,7 @@
 
 A reference (or a JSON string holding one) is recognised by the keys that mark one shape; none, or the
 markers of two shapes, is an error, and so is an unknown key in a test case, a test without input or
-output (output may be omitted only with a checker) or a value of the wrong type. Every error names the
+output (output may be omitted only with a checker or an interactor) or a value of the wrong type. Every error names the
 accepted shapes. Reading something as "empty stdin, empty expected output" would pass every program that
 prints nothing, so nothing is ever defaulted. Dataset rows may carry other columns (descriptions,
 solutions); those are ignored, but the test objects themselves are read field by field.
@@ -27,6 +27,7 @@ from verifier_code.suite import (
     CallCase,
     CallSuite,
     Checker,
+    Interactor,
     StdioCase,
     StdioSuite,
     Suite,
@@ -37,7 +38,7 @@ from verifier_code.suite import (
 )
 
 ACCEPTED = (
-    "tests {'tests': [{'input', 'output', 'group'?, 'weight'?}], 'checker'?}; "
+    "tests {'tests': [{'input', 'output', 'group'?, 'weight'?}], 'checker'? | 'interactor'?}; "
     "APPS/TACO {'inputs', 'outputs', 'fn_name'?} (or under 'input_output'); "
     "HumanEval {'prompt'?, 'test', 'entry_point'}; "
     "MBPP {'test_list', 'test_setup_code'?, 'test_imports'?, 'entry_point'?}; "
@@ -50,6 +51,7 @@ ACCEPTED = (
 
 CASE_KEYS = frozenset({"input", "output", "group", "weight"})
 CHECKER_KEYS = frozenset({"language", "source", "convention"})
+INTERACTOR_KEYS = frozenset({"language", "source"})
 CODECONTESTS_SPLITS = ("public_tests", "private_tests", "generated_tests")
 LCB_SPLITS = ("public_test_cases", "private_test_cases")
 MAX_DECOMPRESSED = 256 * 1024 * 1024
@@ -141,6 +143,10 @@ def _parse(reference: Any) -> Suite:
         _fail(f"reference mixes the keys of several shapes ({', '.join(matched)}); give one")
     [shape] = matched
     checker = _checker(reference["checker"]) if "checker" in reference else None
+    if "interactor" in reference:
+        if shape != "tests" or checker is not None:
+            _fail("an 'interactor' goes with a 'tests' reference (and no 'checker': the interactor decides)")
+        return _interactive(reference)
     suite = PARSERS[shape](reference, checker)
     if checker is not None and not isinstance(suite, StdioSuite):
         _fail(f"a checker judges stdin/stdout tests; this {shape} reference has {type(suite).__name__} tests")
@@ -168,13 +174,34 @@ def _checker(value: Any) -> Checker:
     return Checker(language, source, convention)
 
 
-def _stdio_case(raw: Any, where: str, checker: Checker | None) -> StdioCase:
+def _interactive(reference: dict[str, Any]) -> Suite:
+    _only(reference, {"tests", "interactor"}, "an interactive 'tests' reference")
+    spec = _object(reference["interactor"], "'interactor'")
+    _only(spec, INTERACTOR_KEYS, "'interactor'")
+    missing = sorted(INTERACTOR_KEYS - spec.keys())
+    if missing:
+        _fail(f"'interactor' lacks {missing}")
+    language = spec["language"]
+    if language not in ("python", "cpp"):
+        _fail(f"'interactor.language' must be 'python' or 'cpp', got {language!r}")
+    source = _string(spec["source"], "'interactor.source'")
+    if not source.strip():
+        _fail("'interactor.source' is empty")
+    tests = _list(reference["tests"], "'tests'")
+    cases = [_stdio_case(t, f"tests[{i}]", None, answer_optional=True) for i, t in enumerate(tests)]
+    if not cases:
+        _fail("no test cases")
+    groups_of(cases)
+    return StdioSuite(cases, "tests", interactor=Interactor(language, source))
+
+
+def _stdio_case(raw: Any, where: str, checker: Checker | None, *, answer_optional: bool = False) -> StdioCase:
     case = _object(raw, where)
     _only(case, CASE_KEYS, where)
     if "input" not in case:
         _fail(f"{where} has no 'input'")
-    if "output" not in case and checker is None:
-        _fail(f"{where} has no 'output' (only problems with a checker may omit it)")
+    if "output" not in case and checker is None and not answer_optional:
+        _fail(f"{where} has no 'output' (only problems with a checker or an interactor may omit it)")
     output = _text(case["output"], f"{where}.output") if "output" in case else None
     group = check_group(case["group"], where) if "group" in case else None
     weight = check_weight(case["weight"], where) if "weight" in case else None
@@ -243,21 +270,13 @@ def _mbpp(reference: dict[str, Any], checker: Checker | None) -> Suite:
 
 
 def _mbpp_check(tests: str, entry_point: str) -> str:
-    """A HumanEval-style ``check(candidate)`` running MBPP's setup and asserts in a namespace of their own:
-    the function's name is the candidate (so its results pass the harness's plain-value guard), and of the
-    program's names only those that are not builtins are there (a test may use a class the solution
-    defines, but a module-level ``def set(...)`` does not replace ``set`` for the asserts). Names are
-    reached through ``_B``, bound after the program ran, so a program-level ``exec`` or ``globals`` is not
-    called either."""
+    """A HumanEval-style ``check(candidate)`` running MBPP's setup and asserts in a namespace of their own,
+    in the judge's process: the function's name is the candidate (the proxy to the program's process)."""
     return (
-        "_B = __builtins__\n"
         f"_TESTS = {tests!r}\n\n\n"
         "def check(candidate):\n"
-        "    env = {n: v for n, v in _B.list(_B.globals().items())\n"
-        "           if not n.startswith('__') and not _B.hasattr(_B, n)}\n"
-        "    env['__builtins__'] = _B\n"
-        f"    env[{entry_point!r}] = candidate\n"
-        "    _B.exec(_B.compile(_TESTS, 'mbpp_tests.py', 'exec'), env)\n"
+        f"    env = {{'__name__': '__mbpp__', {entry_point!r}: candidate}}\n"
+        "    exec(compile(_TESTS, 'mbpp_tests.py', 'exec'), env)\n"
     )
 
 

@@ -55,12 +55,22 @@ class Checker:
 
 
 @dataclass(frozen=True)
+class Interactor:
+    """An interactive problem's judge, run as ``interactor input_file output_file answer_file`` (testlib's
+    order) with its stdin and stdout wired to the program's stdout and stdin; testlib's exit codes."""
+
+    language: CheckerLanguage
+    source: str
+
+
+@dataclass(frozen=True)
 class StdioSuite:
     cases: list[StdioCase]
     shape: str = "tests"
     checker: Checker | None = None
     language: str | None = None
     """The language the reference asks for (open-r1's ``verification_info.language``), if it names one."""
+    interactor: Interactor | None = None
 
 
 @dataclass(frozen=True)

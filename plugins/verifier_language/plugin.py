@@ -65,6 +65,7 @@ def register_rewards(config: PluginConfig) -> list[Reward]:
             "(R1's language consistency reward)",
             score=LanguageReward(options.detector, options.seed),
             params=LanguageParams,
+            deterministic=True,  # both detectors are deterministic (langdetect is seeded by the options)
             lifespan=warmup.lifespan,
             health=warmup.health,
         ),
@@ -74,6 +75,7 @@ def register_rewards(config: PluginConfig) -> list[Reward]:
             "paragraphs, code blocks, repetition loops), else 0.0",
             score=ReadabilityReward(options.detector, options.seed),
             params=ReadabilityParams,
+            deterministic=True,
             health=warmup.health,
         ),
     ]

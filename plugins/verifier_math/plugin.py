@@ -16,6 +16,7 @@ def register_rewards(config: PluginConfig) -> list[Reward]:
             description="1.0 when the completion's final answer is mathematically equal to the reference, else 0.0",
             score=reward,
             params=MathParams,
+            deterministic=True,  # a grading that ran out of time is not reused (Score.cacheable)
             lifespan=reward.lifespan,
             health=reward.health,
         )

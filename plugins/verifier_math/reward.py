@@ -137,7 +137,8 @@ class MathReward:
             )
         if verdict.reason == "no_answer" and not split.finished and not params.search_think:
             details["note"] = f"the <{params.think_tag}> block is never closed: the reasoning did not finish"
-        return Score(verdict.value, details, verdict.error)
+        # Running out of time depends on the machine's load as much as on the item: never reuse that verdict.
+        return Score(verdict.value, details, verdict.error, cacheable=verdict.reason != "timeout")
 
     def _remember_bad_gold(self, gold: tuple[str, float], verdict: Verdict) -> None:
         self._bad_gold[gold] = verdict

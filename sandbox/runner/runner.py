@@ -20,10 +20,10 @@ Nothing of one run reaches another:
 - at ``reset`` (between leases) /work is emptied too. The root is read-only: these are the only writable
   places of the container.
 
-Wire protocol (version 2), on the attached stdin/stdout: every message is a 4-byte big-endian length then
+Wire protocol (version 3), on the attached stdin/stdout: every message is a 4-byte big-endian length then
 that many bytes of UTF-8 JSON. Byte strings travel base64-encoded. One request at a time, one reply each:
 
-    {"op": "hello", "which": [names]}            -> {"ok": true, "protocol": 2, "uid": ..., "paths": {name: path},
+    {"op": "hello", "which": [names]}            -> {"ok": true, "protocol": 3, "uid": ..., "paths": {name: path},
                                                      "seccomp": "io_uring denied", "fork_python": bool}
     {"op": "write", "files": {path: b64}, "seal": bool}
                                                  -> {"ok": true}           (paths relative to /work)
@@ -33,6 +33,13 @@ that many bytes of UTF-8 JSON. Byte strings travel base64-encoded. One request a
         instead of exec'ing argv, a fresh interpreter; "seal": snapshot /work after this exec, the compile)
                                                     or {"ok": true, "exec_error": "..."} if argv[0] is missing
     {"op": "reset"}                              -> {"ok": true, "clean": bool, "problems": [...]}
+
+A paired run is an "exec" with "link": true (protocol 3). Its stdin is not in the request: while it runs,
+the runner sends {"event": "out", "data": b64} for what the program writes to stdout (up to output_bytes;
+more ends the run as an output-limit kill) and {"event": "eof"} when that stream ends, and takes
+{"op": "in", "data": b64} (written to the program's stdin) and {"op": "eof"} (stdin closed) from the host.
+The exec reply comes last, with an empty stdout; the host then sends {"op": "unlink"}, and whatever came
+before it is dropped.
 
 A reply with "ok": false carries "error": the runner failed, not the program. The host decides what a
 result means (timeout, memory limit...); the runner only reports facts. Standard library only: this file
@@ -63,7 +70,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-PROTOCOL = 2
+PROTOCOL = 3
 WORK_DIR = "/work"
 SCRATCH_DIRS = ("/work", "/tmp", "/dev/shm", "/dev/mqueue")
 RUN_SCRATCH_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")
@@ -88,6 +95,14 @@ KILL_GRACE_S = 0.5
 READ_CHUNK = 65536
 # cgroup v1 reports OOM kills in memory.oom_control, cgroup v2 in memory.events; docker mounts the
 # container's own cgroup at /sys/fs/cgroup (read-only).
+# The container's CPU time, the whole tree's (v1 cpuacct in nanoseconds, v2 cpu.stat's usage_usec): one
+# container serves one run at a time, so its growth during a run is that run's.
+CPU_COUNTER_FILES = (
+    ("/sys/fs/cgroup/cpuacct/cpuacct.usage", 1e-9),
+    ("/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage", 1e-9),
+    ("/sys/fs/cgroup/cpu.stat", 1e-6),
+)
+CPU_POLL_S = 0.02
 OOM_COUNTER_FILES = ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events")
 # Modules programs (and the code reward's harness) commonly import: loaded once, before any fork.
 PRELOAD = (
@@ -143,6 +158,23 @@ def write_message(fd: int, message: dict[str, Any]) -> None:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def cgroup_cpu_s() -> float | None:
+    for path, unit in CPU_COUNTER_FILES:
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError:
+            continue
+        if path.endswith("cpu.stat"):
+            for line in text.splitlines():
+                key, _, value = line.partition(" ")
+                if key == "usage_usec":
+                    return int(value) * unit
+            continue
+        return int(text.split()[0]) * unit
+    return None
 
 
 def oom_kill_count() -> int | None:
@@ -384,6 +416,13 @@ def resolve(command: str, cwd: str, path: str) -> str | None:
     return shutil.which(command, path=path)
 
 
+def locate(tool: str) -> str | None:
+    """A toolchain entry: an executable looked up in PATH, or (an absolute path) a file that must exist."""
+    if os.path.isabs(tool):
+        return tool if os.path.isfile(tool) else None
+    return shutil.which(tool, path=BASE_ENV["PATH"])
+
+
 def run_python_in_place(script: str, args: list[str], env: dict[str, str], cwd: str) -> None:
     """In a forked child: run ``script`` as ``python3 -E -s -B script args...`` would, then exit.
 
@@ -450,7 +489,10 @@ def run_program(request: dict[str, Any]) -> dict[str, Any]:
     limits: dict[str, Any] = request.get("limits", {})
     wall_s = float(limits.get("wall_s", 10.0))
     output_bytes = int(limits.get("output_bytes", 1 << 20))
-    stdin_data = base64.b64decode(request.get("stdin", ""))
+    # A paired run: the host relays the program's stdout to its peer's sandbox and the peer's output back
+    # as the program's stdin, while it runs (see "link" in the module docstring).
+    link = bool(request.get("link"))
+    stdin_data = b"" if link else base64.b64decode(request.get("stdin", ""))
     env = dict(BASE_ENV)
     env.update(request.get("env", {}))
     argv = [str(a) for a in request["argv"]]
@@ -463,6 +505,9 @@ def run_program(request: dict[str, Any]) -> dict[str, Any]:
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     oom_before = oom_kill_count()
+    # Children a program detaches are reaped by nobody and so never in its rusage: the cgroup counts them.
+    cpu_limit = float(limits.get("cpu_limit_s", 0.0))
+    cpu_before = cgroup_cpu_s() if cpu_limit > 0 else None
     started = time.monotonic()
     python_main = request.get("python_main")
     pid = None
@@ -495,12 +540,19 @@ def run_program(request: dict[str, Any]) -> dict[str, Any]:
     selector.register(out_r, selectors.EVENT_READ)
     selector.register(err_r, selectors.EVENT_READ)
     selector.register(pidfd, selectors.EVENT_READ)
-    pending_stdin = memoryview(stdin_data)
-    if pending_stdin:
+    pending_stdin = bytearray(stdin_data)
+    stdin_done = not link  # no more stdin will come: close it once what is pending is written
+    stdin_open = True
+    relayed = 0
+    if pending_stdin or link:
         os.set_blocking(stdin_w, False)
+    if pending_stdin:
         selector.register(stdin_w, selectors.EVENT_WRITE)
-    else:
+    elif stdin_done:
         os.close(stdin_w)
+        stdin_open = False
+    if link:
+        selector.register(0, selectors.EVENT_READ)
 
     killed_for: str | None = None
     status: int | None = None
@@ -513,20 +565,61 @@ def run_program(request: dict[str, Any]) -> dict[str, Any]:
             killed_for = killed_for or "wall_time"
             os.killpg(pid, signal.SIGKILL)
             timeout = KILL_GRACE_S
+        if cpu_before is not None and killed_for is None:
+            used = cgroup_cpu_s()
+            if used is not None and used - cpu_before >= cpu_limit:
+                # The whole tree's CPU time, detached children's included: the program dies, and what it
+                # detached dies with the rest once it has (below).
+                killed_for = "cpu_time"
+                os.killpg(pid, signal.SIGKILL)
+            timeout = min(timeout, CPU_POLL_S)
         for key, _ in selector.select(timeout):
             fd = key.fd
-            if fd == stdin_w:
+            if fd == 0:  # the host, in a paired run: the peer's output, or its end
+                message = read_message(0)
+                if message is None:  # the host is gone: so is this run
+                    selector.unregister(0)
+                    killed_for = killed_for or "wall_time"
+                    os.killpg(pid, signal.SIGKILL)
+                    continue
+                if message.get("op") == "in" and stdin_open:
+                    if not pending_stdin:
+                        selector.register(stdin_w, selectors.EVENT_WRITE)
+                    pending_stdin += base64.b64decode(message.get("data", ""))
+                elif message.get("op") == "eof":
+                    stdin_done = True
+                    if stdin_open and not pending_stdin:
+                        os.close(stdin_w)
+                        stdin_open = False
+            elif fd == stdin_w:
                 try:
-                    pending_stdin = pending_stdin[os.write(stdin_w, pending_stdin[:READ_CHUNK]) :]
+                    del pending_stdin[: os.write(stdin_w, pending_stdin[:READ_CHUNK])]
                 except (BrokenPipeError, BlockingIOError) as exc:
                     if isinstance(exc, BrokenPipeError):
-                        pending_stdin = pending_stdin[:0]
+                        pending_stdin.clear()
+                        stdin_done = True  # the program closed its stdin: the rest is dropped
                 if not pending_stdin:
                     selector.unregister(stdin_w)
-                    os.close(stdin_w)
+                    if stdin_done:
+                        os.close(stdin_w)
+                        stdin_open = False
             elif fd == pidfd:
                 _, status, rusage = os.wait4(pid, 0)
                 ended = time.monotonic()
+            elif link and fd == out_r:
+                chunk = os.read(fd, READ_CHUNK)
+                relayed += len(chunk)
+                if not chunk:
+                    selector.unregister(fd)
+                    write_message(1, {"event": "eof"})
+                elif relayed > output_bytes:  # a flood: as captured output would, it ends the run
+                    selector.unregister(fd)
+                    write_message(1, {"event": "eof"})
+                    if killed_for is None:
+                        killed_for = "output"
+                        os.killpg(pid, signal.SIGKILL)
+                else:
+                    write_message(1, {"event": "out", "data": b64(chunk)})
             else:
                 chunk = os.read(fd, READ_CHUNK)
                 if not chunk:
@@ -543,7 +636,15 @@ def run_program(request: dict[str, Any]) -> dict[str, Any]:
     strays = kill_everything_else()
     for key in list(selector.get_map().values()):
         fd = key.fd
-        if fd in streams:
+        if link and fd == out_r:  # what the program wrote before it ended still reaches the peer
+            while relayed <= output_bytes:
+                chunk = os.read(fd, READ_CHUNK)
+                if not chunk:
+                    break
+                relayed += len(chunk)
+                write_message(1, {"event": "out", "data": b64(chunk)})
+            write_message(1, {"event": "eof"})
+        elif fd in streams:
             while True:
                 chunk = os.read(fd, READ_CHUNK)
                 if not chunk:
@@ -554,9 +655,13 @@ def run_program(request: dict[str, Any]) -> dict[str, Any]:
     selector.close()
     for fd in (out_r, err_r, pidfd):
         os.close(fd)
-    if pending_stdin:
+    if stdin_open:
         os.close(stdin_w)
     oom_after = oom_kill_count()
+    cpu_after = cgroup_cpu_s() if cpu_before is not None else None
+    tree_cpu_s = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else 0.0
+    # Read before /work is put back; every process of the run is dead, so nothing changes them meanwhile.
+    fetched = fetch_files(cwd, request.get("fetch", []), int(request.get("fetch_limit", 0)))
     # The next run starts from the sealed program and nothing else (see the module docstring).
     wipe_problems = clean_after_run()
     if request.get("seal"):
@@ -571,14 +676,42 @@ def run_program(request: dict[str, Any]) -> dict[str, Any]:
         "stdout_truncated": truncated[out_r],
         "stderr_truncated": truncated[err_r],
         "wall_s": ended - started,
-        "cpu_s": rusage.ru_utime + rusage.ru_stime,
+        "cpu_s": max(rusage.ru_utime + rusage.ru_stime, tree_cpu_s),
         "max_rss_kb": rusage.ru_maxrss,
         "killed_for": killed_for,
         "oom_kills": None if oom_before is None or oom_after is None else oom_after - oom_before,
         "strays": strays,
         "wipe_problems": wipe_problems,
+        "files": fetched,
     }
     return reply
+
+
+def fetch_files(workdir: str, names: list[str], limit: int) -> dict[str, str]:
+    """The named regular files under ``workdir``, base64-encoded; missing ones, links out of ``workdir`` and
+    what would pass ``limit`` bytes in total are left out."""
+    found: dict[str, str] = {}
+    total = 0
+    root = os.path.realpath(workdir)
+    for name in names:
+        path = os.path.realpath(os.path.join(root, name))
+        if not path.startswith(root + os.sep):
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or total + info.st_size > limit:
+                continue
+            content = os.read(fd, info.st_size + 1)  # tmpfs: one read returns it all
+        finally:
+            os.close(fd)
+        total += len(content)
+        if total <= limit:
+            found[name] = b64(content)
+    return found
 
 
 def write_files(request: dict[str, Any]) -> dict[str, Any]:
@@ -810,7 +943,7 @@ def clear_files(fd: int) -> list[str]:
 def handle(request: dict[str, Any]) -> dict[str, Any]:
     op = request.get("op")
     if op == "hello":
-        paths = {name: shutil.which(name, path=BASE_ENV["PATH"]) for name in request.get("which", [])}
+        paths = {name: locate(name) for name in request.get("which", [])}
         return {
             "ok": True,
             "protocol": PROTOCOL,
@@ -912,6 +1045,17 @@ def main() -> None:
         except Exception as exc:  # report the runner's own failure; the host recycles this container
             reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         write_message(1, reply)
+        if request.get("op") == "exec" and request.get("link"):
+            await_unlink()
+
+
+def await_unlink() -> None:
+    """After a paired run the host may still have relayed some of the peer's output: drop it, up to the
+    host's "unlink", which says nothing more of this run will come."""
+    while True:
+        message = read_message(0)
+        if message is None or message.get("op") == "unlink":
+            return
 
 
 if __name__ == "__main__":

@@ -46,10 +46,12 @@ def test_the_verifier_sends_code_to_the_sandbox_application_of_the_same_config()
     assert settings.host == _config()["http_options"]["host"] and settings.port == _config()["http_options"]["port"]
 
 
-def test_replicas_admit_one_batch_past_the_apps_own_limit_so_overflow_gets_its_429() -> None:
-    settings = Settings(max_concurrent_batches=3, max_queued_batches=5)
+def test_replicas_take_as_many_requests_as_the_apps_own_admission_could_hold() -> None:
+    settings = Settings(max_items_in_flight=300)
     options = rayserve.deployment.replica_options(settings, replicas=2)
-    assert options["max_ongoing_requests"] == 3 + 5 + 1 and options["num_replicas"] == 2
+    assert options["max_ongoing_requests"] == 300 and options["num_replicas"] == 2
+    big = rayserve.deployment.replica_options(Settings(max_items_in_flight=65536))
+    assert big["max_ongoing_requests"] == rayserve.deployment.MAX_ONGOING_REQUESTS
 
 
 def test_the_handle_helper_pickles_without_its_handle() -> None:

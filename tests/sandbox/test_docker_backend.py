@@ -104,9 +104,25 @@ def test_cpu_time_limit_stops_a_busy_loop(box: LoopBackend) -> None:
     limits = Limits(wall_time_s=20.0, cpu_time_s=1.0)
     [result] = box.execute(Program(language="python", source="while True: pass"), RunSpec(limits=limits)).runs
     assert result.status is ExecStatus.TIMEOUT
-    # RLIMIT_CPU's SIGXCPU, not the wall clock; rusage may read under the limit when it fires (0.81-0.93 s seen).
-    assert result.signal == signal.SIGXCPU and "CPU" in result.message
+    # RLIMIT_CPU's SIGXCPU or the runner's kill at the container's CPU counter, whichever comes first; not the
+    # wall clock. rusage may read under the limit when SIGXCPU fires (0.81-0.93 s seen).
+    assert result.signal in (signal.SIGXCPU, signal.SIGKILL) and "CPU" in result.message
     assert result.cpu_time_s is not None and result.cpu_time_s > 0.5
+
+
+def test_cpu_time_limit_counts_the_whole_tree(box: LoopBackend) -> None:
+    """Four children of 0.9 CPU-seconds each under cpu_time_s=1: no process reaches its own RLIMIT_CPU, the
+    tree does 3.6 s. The runner reads the container's CPU counter and stops the run at its 1 s."""
+    spread = (
+        "import os, time\npids = []\nfor _ in range(4):\n    pid = os.fork()\n    if pid == 0:\n"
+        "        os.setsid()\n        end = time.process_time() + 0.9\n"
+        "        while time.process_time() < end:\n            pass\n        os._exit(0)\n    pids.append(pid)\n"
+        "for pid in pids:\n    os.waitpid(pid, 0)\nprint('did 3.6 CPU-seconds')\n"
+    )
+    limits = Limits(wall_time_s=30.0, cpu_time_s=1.0)
+    [result] = box.execute(Program(language="python", source=spread), RunSpec(limits=limits)).runs
+    assert result.status is ExecStatus.TIMEOUT and "did 3.6" not in result.stdout
+    assert result.cpu_time_s is not None and 0.95 <= result.cpu_time_s < 3.0
 
 
 def test_memory_limit_is_an_oom_kill_in_the_container_cgroup(box: LoopBackend) -> None:

@@ -229,17 +229,17 @@ def test_stopping_the_remote_sandbox_mid_run_costs_only_code_items_and_recovers_
             assert [r["scores"]["code"] for r in mixed_batch(echo_program)["code"]] == [1.0] * 6
 
 
-def _queue_app() -> FastAPI:
+def _bounded_app() -> FastAPI:
     pm = create_plugin_manager(allow=["format"], plugins={"tests": plugins_for_tests})
-    return create_app(Settings(max_concurrent_batches=1, max_queued_batches=1), plugin_manager=pm)
+    return create_app(Settings(max_items_in_flight=10), plugin_manager=pm)
 
 
 @pytest.mark.slow
 @pytest.mark.anyio
-async def test_a_full_queue_refuses_with_429_and_retrying_clients_lose_and_duplicate_nothing(
+async def test_past_the_in_flight_bound_429_and_retrying_clients_lose_and_duplicate_nothing(
     live_server: Callable[[FastAPI], str],
 ) -> None:
-    url = live_server(_queue_app())
+    url = live_server(_bounded_app())
     batches = [[{"id": f"b{b}-{i}", "completion": "x"} for i in range(5)] for b in range(6)]
 
     statuses: list[int] = []
@@ -250,14 +250,16 @@ async def test_a_full_queue_refuses_with_429_and_retrying_clients_lose_and_dupli
             statuses.append(response.status_code)
             if response.status_code == 429:
                 assert int(response.headers["retry-after"]) >= 1
-                assert response.json()["error"]["details"]["limit"] == "queued batches"
+                assert response.json()["error"]["details"]["limit"] == "items in flight"
             else:
                 _check_one_result_per_item(response.json(), [item["id"] for item in items])
 
         async with anyio.create_task_group() as tg:
             for items in batches:
                 tg.start_soon(once, items)
-    assert statuses.count(200) == 2 and statuses.count(429) == 4  # one scoring, one queued, the rest refused
+    # At most two batches' items fit in flight (a request also holds one item while its body is read, so a
+    # second batch may find the bound taken by the others' bodies): the rest are refused, none is lost.
+    assert 1 <= statuses.count(200) <= 2 and statuses.count(200) + statuses.count(429) == len(batches)
 
     # The client honours Retry-After and retries; every batch gets through, each item exactly once.
     seen: dict[str, list[Any]] = {}

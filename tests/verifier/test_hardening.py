@@ -77,32 +77,33 @@ async def test_completion_over_the_length_limit_is_413_naming_the_limit() -> Non
     }
 
 
-async def test_a_full_queue_answers_429_with_retry_after_and_recovers() -> None:
+async def test_items_past_the_in_flight_bound_answer_429_with_retry_after_and_recover() -> None:
     slow = {"rewards": ["slow"], "items": [{"completion": "x"}]}
-    async with app_client(_app(max_concurrent_batches=1, max_queued_batches=1)) as client:
-        statuses: list[int] = []
-        retry_after: list[str | None] = []
+    async with app_client(_app(max_items_in_flight=2)) as client:
+        responses: list[httpx.Response] = []
 
         async def send() -> None:
-            response = await client.post("/v1/verify", json=slow)
-            statuses.append(response.status_code)
-            retry_after.append(response.headers.get("retry-after"))
+            responses.append(await client.post("/v1/verify", json=slow))
 
         async with anyio.create_task_group() as tg:
             for _ in range(4):
                 tg.start_soon(send)
-        assert sorted(statuses) == [200, 200, 429, 429]  # one scoring, one queued, two refused
-        assert retry_after.count("1") == 2
+        assert sorted(r.status_code for r in responses) == [200, 200, 429, 429]  # two items in flight, two refused
+        refused = [r for r in responses if r.status_code == 429]
+        assert all(r.headers.get("retry-after") == "1" for r in refused)
+        assert refused[0].json()["error"]["type"] == "overloaded"
+        assert refused[0].json()["error"]["details"] == {
+            "limit": "items in flight", "value": 3, "maximum": 2, "retry_after": 1,
+        }  # fmt: skip
         after = await client.post("/v1/verify", json=ECHO)
         assert after.status_code == 200
 
 
 async def test_a_draining_server_refuses_new_batches_with_503() -> None:
-    admission = Admission(max_active=1, max_waiting=0)
+    admission = Admission(max_items=1, max_bytes=1024)
     admission.draining = True
-    with pytest.raises(ShuttingDownError):
-        async with admission.slot():
-            pass
+    with pytest.raises(ShuttingDownError), admission.admit(10):
+        pass
 
 
 async def test_a_draining_server_is_not_ready_and_refuses_batches_with_503() -> None:
@@ -129,6 +130,8 @@ async def test_metrics_count_requests_and_reward_outcomes() -> None:
     assert 'verifier_reward_errors_total{reward="explode"} 3.0' in text
     assert 'verifier_reward_seconds_count{reward="echo"} 1.0' in text
     assert "verifier_batches_active 0.0" in text and "verifier_batches_waiting 0.0" in text
+    assert "verifier_items_in_flight 0.0" in text and "verifier_bytes_in_flight 0.0" in text
+    assert "verifier_batch_requests_count 1.0" in text  # the one request, scored as one batch
 
 
 async def test_metrics_show_limits_reward_health_process_and_plugin_metrics() -> None:
@@ -136,12 +139,14 @@ async def test_metrics_show_limits_reward_health_process_and_plugin_metrics() ->
     plugin_counter = Counter("verifier_testplugin_sandbox_runs", "runs by status", ["status"])
     try:
         plugin_counter.labels("ok").inc(3)
-        async with app_client(_app(max_concurrent_batches=3, max_queued_batches=5)) as client:
+        app = _app(max_concurrent_batches=3, max_items_in_flight=500, max_bytes_in_flight=2**20)
+        async with app_client(app) as client:
             text = (await client.get("/metrics")).text
     finally:
         REGISTRY.unregister(plugin_counter)
-    assert 'verifier_batches_limit{kind="active"} 3.0' in text
-    assert 'verifier_batches_limit{kind="queued"} 5.0' in text
+    assert "verifier_batches_limit 3.0" in text
+    assert 'verifier_in_flight_limit{kind="items"} 500.0' in text
+    assert 'verifier_in_flight_limit{kind="bytes"} 1.048576e+06' in text
     assert "verifier_draining 0.0" in text
     assert 'verifier_reward_health{reward="lifecycle",state="ok"} 1.0' in text
     assert 'verifier_reward_health{reward="lifecycle",state="down"} 0.0' in text

@@ -37,8 +37,14 @@ def create_app(
     """The verifier app. Plugins load and reward resources open in the lifespan, not here."""
     settings = settings or Settings()
     check_exposure(settings)
-    admission = Admission(settings.max_concurrent_batches, settings.max_queued_batches)
-    app_metrics = Metrics(admission, health=lambda: app.state.runtime.health() if app.state.runtime else None)
+    admission = Admission(settings.max_items_in_flight, settings.max_bytes_in_flight)
+    app_metrics = Metrics(
+        admission,
+        health=lambda: app.state.runtime.health() if app.state.runtime else None,
+        verdict_cache=lambda: app.state.runtime.scorer.cache if app.state.runtime else None,
+        coalescer=lambda: app.state.runtime.coalescer if app.state.runtime else None,
+        max_concurrent_batches=settings.max_concurrent_batches,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -89,7 +89,8 @@ class KeyChecker:
             raise UnauthorizedError()
 
 
-def require_key(request: Request) -> None:
+async def require_key(request: Request) -> None:
+    # async: FastAPI runs a sync dependency in its thread pool, a thread hop per request for a dict lookup.
     checker: KeyChecker = request.app.state.key_checker
     checker(request)
 

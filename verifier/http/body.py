@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 from fastapi import Request
@@ -12,17 +13,28 @@ from verifier.errors import InvalidRequestError, LimitExceededError
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it (or its declared length) passes ``limit`` bytes."""
+def declared_length(request: Request, limit: int) -> int | None:
+    """The body's declared ``Content-Length``, refused with 413 when it passes ``limit`` bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is None or not declared.isdigit():
+        return None
+    if int(declared) > limit:
         raise LimitExceededError("request bytes", int(declared), limit)
+    return int(declared)
+
+
+async def read_body(request: Request, limit: int, on_progress: Callable[[int], None] | None = None) -> bytes:
+    """The body, refused with 413 as soon as it (or its declared length) passes ``limit`` bytes.
+    ``on_progress`` is told the size read so far after each chunk (admission counts a chunked body so)."""
+    declared_length(request, limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
             raise LimitExceededError("request bytes", size, limit)
+        if on_progress is not None and chunk:
+            on_progress(size)
         chunks.append(chunk)
     return b"".join(chunks)
 

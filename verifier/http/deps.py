@@ -14,7 +14,7 @@ class NotReadyError(VerifierError):
     """The app has not finished starting (or is stopping)."""
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:  # async: no thread-pool hop per request (see require_key)
     runtime: Runtime | None = getattr(request.app.state, "runtime", None)
     if runtime is None:
         raise NotReadyError("the verifier is not running (starting up or shutting down)")

@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from verifier.coalesce import Coalescer
 from verifier.http.admission import Admission
 from verifier.schemas import HealthResponse
+from verifier.verdict_cache import CacheStats, VerdictCache
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 
@@ -47,9 +49,50 @@ class _RewardHealth(Collector):
         )
 
 
+class _VerdictCacheMetrics(Collector):
+    """The process's verdict cache, read at scrape time (it is shared by every app of the process)."""
+
+    def __init__(self, cache: Callable[[], VerdictCache | None]) -> None:
+        self.cache = cache
+
+    def describe(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        return self._families(None)  # at registration, before any runtime exists
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        cache = self.cache()
+        return self._families(cache.stats() if cache is not None else None)
+
+    @staticmethod
+    def _families(stats: CacheStats | None) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        lookups = CounterMetricFamily(
+            "verifier_verdict_cache_lookups",
+            "verdicts of deterministic rewards looked up in the cache, by reward and result (hit, miss)",
+            labels=["reward", "result"],
+        )
+        for reward, (hits, misses) in sorted((stats.lookups if stats else {}).items()):
+            lookups.add_metric([reward, "hit"], hits)
+            lookups.add_metric([reward, "miss"], misses)
+        yield lookups
+        yield CounterMetricFamily(
+            "verifier_verdict_cache_evictions", "verdicts dropped to stay under the byte bound",
+            value=stats.evictions if stats else 0,
+        )  # fmt: skip
+        yield GaugeMetricFamily("verifier_verdict_cache_bytes", "bytes the cached verdicts take (estimated)",
+                                value=stats.bytes if stats else 0)  # fmt: skip
+        yield GaugeMetricFamily("verifier_verdict_cache_entries", "verdicts in the cache",
+                                value=stats.entries if stats else 0)  # fmt: skip
+        yield GaugeMetricFamily("verifier_verdict_cache_max_bytes", "the cache's byte bound (0: off)",
+                                value=stats.max_bytes if stats else 0)  # fmt: skip
+
+
 class Metrics:
     def __init__(
-        self, admission: Admission, health: Callable[[], HealthResponse | None] = lambda: None
+        self,
+        admission: Admission,
+        health: Callable[[], HealthResponse | None] = lambda: None,
+        verdict_cache: Callable[[], VerdictCache | None] = lambda: None,
+        coalescer: Callable[[], Coalescer | None] = lambda: None,
+        max_concurrent_batches: int = 0,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -91,20 +134,33 @@ class Metrics:
         self.reward_timeouts = Counter(
             "verifier_reward_timeouts", "reward calls over reward_timeout_s", ["reward"], registry=r
         )
-        Gauge("verifier_batches_active", "batches being scored", registry=r).set_function(
-            lambda: admission.active
+        Gauge("verifier_items_in_flight", "items admitted and not yet answered", registry=r).set_function(
+            lambda: admission.items
         )
-        Gauge("verifier_batches_waiting", "batches queued for a slot", registry=r).set_function(
-            lambda: admission.waiting
+        Gauge("verifier_bytes_in_flight", "request bytes admitted and not yet answered", registry=r).set_function(
+            lambda: admission.bytes
         )
-        limits = Gauge("verifier_batches_limit", "admission limits: batches scored at once, queued", ["kind"],
-                       registry=r)  # fmt: skip
-        limits.labels("active").set(admission.max_active)
-        limits.labels("queued").set(admission.max_total - admission.max_active)
+        in_flight = Gauge("verifier_in_flight_limit", "admission limits (429 above)", ["kind"], registry=r)
+        in_flight.labels("items").set(admission.max_items)
+        in_flight.labels("bytes").set(admission.max_bytes)
+        Gauge("verifier_batches_active", "(coalesced) batches being scored", registry=r).set_function(
+            lambda: _or_zero(coalescer(), "active")
+        )
+        Gauge("verifier_batches_waiting", "batches formed, filling or waiting for a slot", registry=r).set_function(
+            lambda: _or_zero(coalescer(), "waiting")
+        )
+        Gauge("verifier_batches_limit", "batches scored at the same time", registry=r).set(max_concurrent_batches)
+        self.batch_requests = Histogram(
+            "verifier_batch_requests",
+            "requests coalesced into one scored batch",
+            buckets=(1, 2, 4, 16, 64, 256, 1024, 4096),
+            registry=r,
+        )
         Gauge("verifier_draining", "1 once a shutdown signal arrived (new batches get 503)", registry=r).set_function(
             lambda: float(admission.draining)
         )
         r.register(_RewardHealth(health))
+        r.register(_VerdictCacheMetrics(verdict_cache))
 
     def reward_done(
         self, reward: str, items: int, seconds: float, nulls: int, errors: int, timed_out: bool
@@ -118,9 +174,16 @@ class Metrics:
         if timed_out:
             self.reward_timeouts.labels(reward).inc()
 
+    def batch_done(self, requests: int) -> None:
+        self.batch_requests.observe(requests)
+
     def request_done(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
         self.request_seconds.labels(route).observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry) + generate_latest(REGISTRY)
+
+
+def _or_zero(coalescer: Coalescer | None, counter: str) -> int:
+    return int(getattr(coalescer, counter)) if coalescer is not None else 0

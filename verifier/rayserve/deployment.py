@@ -5,9 +5,9 @@ its own math pool and, unless code runs go to the sandbox deployment, its own sa
 every node is the HTTP ingress: callers keep the same ``/v1`` API. Ray-native callers (a verl reward worker, a
 Ray actor) call the replica's ``score`` method through a deployment handle instead (``verifier.rayserve.handle``).
 
-Backpressure stays the app's own: a replica takes ``max_concurrent_batches + max_queued_batches + 1`` requests
-from Serve, so the one past the app's limit gets the usual 429 with Retry-After; beyond that Serve queues up to
-``max_queued_requests`` per caller and then answers 503. The client retries both.
+Backpressure stays the app's own: a replica takes up to ``min(max_items_in_flight, 2048)`` requests from Serve,
+so a request past the app's items/bytes bounds gets the usual 429 with Retry-After; beyond that Serve queues up
+to ``max_queued_requests`` per caller and then answers 503. The client retries both.
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ from verifier.settings import Settings
 
 REPLICA_HEADER = "x-verifier-replica"
 """Response header naming the node and the replica that answered (``NODE_ID/REPLICA_ID``), to see the spread."""
+
+MAX_ONGOING_REQUESTS = 2048
+"""Most requests one replica takes from Serve at once; past it, Serve queues up to as many, then answers 503."""
 
 APP_NAME = "verifier"
 DEPLOYMENT_NAME = "VerifierReplica"
@@ -82,11 +85,13 @@ class VerifierReplica:
         assert app is not None and app.state.runtime is not None, "the replica's lifespan has not run"
         runtime: Runtime = app.state.runtime
         try:
-            async with app.state.admission.slot():
-                if len(body) > self.settings.max_request_bytes:
-                    raise LimitExceededError("request bytes", len(body), self.settings.max_request_bytes)
+            if len(body) > self.settings.max_request_bytes:
+                raise LimitExceededError("request bytes", len(body), self.settings.max_request_bytes)
+            # The same admission and coalescing as the HTTP route: the handle path is not a way around them.
+            with app.state.admission.admit(len(body)) as ticket:
                 request = parse_body(VerifyRequest, body)
-                result = await runtime.scorer.score(runtime.profiles.resolve(request))
+                resolved = runtime.profiles.resolve(request)
+                result = await runtime.coalescer.score(resolved, admit=ticket.hold_items)
         except RequestError as exc:
             return exc.status, bytes(error_response(exc.status, exc.type, exc.message, exc.details).body), self.identity
         return 200, result.model_dump_json().encode(), self.identity
@@ -96,9 +101,10 @@ def replica_options(settings: Settings, replicas: int | None = None, **options: 
     """Serve deployment options for the verifier replicas; ``options`` (Serve's own names) win."""
     chosen: dict[str, Any] = {
         "name": DEPLOYMENT_NAME,
-        # One past the app's own admission limit, so overflow meets the app's 429 + Retry-After, not a queue.
-        "max_ongoing_requests": settings.max_concurrent_batches + settings.max_queued_batches + 1,
-        "max_queued_requests": 4 * (settings.max_concurrent_batches + settings.max_queued_batches),
+        # The app's own admission (items and bytes in flight) decides, with its 429 + Retry-After: Serve hands a
+        # replica as many requests as could fit there (each holds at least one item), capped for the event loop.
+        "max_ongoing_requests": min(settings.max_items_in_flight, MAX_ONGOING_REQUESTS),
+        "max_queued_requests": MAX_ONGOING_REQUESTS,
         "graceful_shutdown_timeout_s": settings.graceful_shutdown_s,
         "health_check_period_s": 5,
         "ray_actor_options": {"num_cpus": 1},

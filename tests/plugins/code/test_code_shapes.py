@@ -424,14 +424,23 @@ def test_mbpp_program_cannot_hide_the_asserts_behind_its_own_exec_or_globals(liv
     assert [s.value for s in live.score_all(*[(fenced(c), row, {}) for c in cheats])] == [0.0, 0.0, 0.0]
 
 
-def test_tests_may_use_a_class_the_solution_defines(live: LiveReward) -> None:
-    # MBPP 601-style: the asserts build objects of a class the solution itself defines.
+def test_tests_that_need_a_class_the_solution_defines_get_no_verdict(live: LiveReward) -> None:
+    # MBPP 601-style: the asserts build objects of a class the solution itself defines. The tests run in
+    # a judge process apart from the program, so they cannot have the program's class: judging them would
+    # mean running the tests beside the program again. Null + an error that says so, never a guess.
     row = {"test_list": ["assert longest([Pair(1, 2), Pair(5, 9)]) == 4"], "test_setup_code": ""}
     solution = (
         "class Pair:\n    def __init__(self, a, b):\n        self.a, self.b = a, b\n"
         "def longest(pairs):\n    return max(p.b - p.a for p in pairs)\n"
     )
-    assert live.score(fenced(solution), row).value == 1.0
+    score = live.score(fenced(solution), row)
+    assert score.value is None
+    assert score.error is not None and "name 'Pair' is not defined" in score.error
+    # With the class in the reference's setup code, the same tests are judged, through plain data only:
+    # a Pair crossing to the program is refused as unjudgeable too, so such tests give no verdict either.
+    with_setup = {**row, "test_setup_code": solution.split("def longest")[0]}
+    score = live.score(fenced(solution), with_setup)
+    assert score.value is None and score.error is not None and "not plain data" in score.error
 
 
 REBOUND_BUILTINS = (

@@ -10,15 +10,15 @@ key may come as the ``key`` query parameter (the service never logs query string
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from verifier.errors import InvalidRequestError, RequestError
 from verifier.http.admission import Admission
 from verifier.http.auth import KeyChecker
-from verifier.http.body import parse_body, read_body
+from verifier.http.body import declared_length, parse_body, read_body
 from verifier.http.deps import RuntimeDep
 from verifier.profiles import split_query
 from verifier.schemas import ErrorResponse, Item, ItemResult, VerifyRequest, VerifyResponse, parse_weights
@@ -47,52 +47,84 @@ class UnscoredError(RequestError):
     type = "unscored_items"
 
 
+class OpenRLHFQuery(BaseModel):
+    """The route's query parameters (OpenRLHF's client can set only its URL)."""
+
+    rewards: str | None = Field(
+        default=None, description="name[:weight],... (default: the profile's, else the openrlhf_rewards setting)"
+    )
+    profile: str | None = Field(default=None, description="a reward profile (GET /v1/profiles)")
+    response_start: str | None = Field(
+        default=None,
+        description="queries without prompts: the response starts after this marker (default: the profile's "
+        "response_start)",
+    )
+    on_unscored: Literal["error", "zero"] | None = Field(
+        default=None, description="a query no reward could score: fail the request (502) or score it 0.0"
+    )
+    key: str | None = Field(default=None, description="API key, for clients that cannot send headers")
+
+
+def _query_parameters() -> list[dict[str, Any]]:
+    """``OpenRLHFQuery`` as OpenAPI query parameters (the route reads them itself, see ``_query``)."""
+    schema = OpenRLHFQuery.model_json_schema()
+    return [
+        {"name": name, "in": "query", "required": False, "description": field.pop("description", ""), "schema": field}
+        for name, field in schema["properties"].items()
+    ]
+
+
 @router.post(
     "/openrlhf",
     response_model=OpenRLHFResponse,
     responses={status: {"model": ErrorResponse} for status in (400, 401, 413, 422, 429, 502, 503)},
     openapi_extra={
+        "parameters": _query_parameters(),
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenRLHFRequest"}}},
-        }
+        },
     },
 )
-async def openrlhf(
-    request: Request,
-    runtime: RuntimeDep,
-    rewards: Annotated[
-        str | None,
-        Query(description="name[:weight],... (default: the profile's, else the openrlhf_rewards setting)"),
-    ] = None,
-    profile: Annotated[str | None, Query(description="a reward profile (GET /v1/profiles)")] = None,
-    response_start: Annotated[
-        str | None,
-        Query(description="queries without prompts: the response starts after this marker (default: the "
-              "profile's response_start)"),
-    ] = None,
-    on_unscored: Annotated[Literal["error", "zero"] | None, Query()] = None,
-    key: Annotated[str | None, Query(description="API key, for clients that cannot send headers")] = None,
-) -> OpenRLHFResponse:
+async def openrlhf(request: Request, runtime: RuntimeDep) -> Response:
     """Score a batch in OpenRLHF's remote reward protocol."""
-    _authenticate(request, key)
+    query = _query(request)
+    _authenticate(request, query.key)
+    profile, response_start = query.profile, query.response_start
     chosen = runtime.profiles.get(profile) if profile is not None else None
-    weights = _weights(rewards) if rewards is not None else None
+    weights = _weights(query.rewards) if query.rewards is not None else None
     if weights is None and (chosen is None or not chosen.rewards):
         weights = runtime.settings.openrlhf_rewards
     if response_start == "":
         raise InvalidRequestError([{"loc": ["query", "response_start"], "msg": "an empty marker"}])
     markers = (response_start,) if response_start is not None else chosen.response_start if chosen else ()
-    policy = on_unscored or runtime.settings.openrlhf_on_unscored
+    policy = query.on_unscored or runtime.settings.openrlhf_on_unscored
     admission: Admission = request.app.state.admission
-    async with admission.slot():
-        body = parse_body(OpenRLHFRequest, await read_body(request, runtime.settings.max_request_bytes))
+    limit = runtime.settings.max_request_bytes
+    with admission.admit(declared_length(request, limit)) as ticket:
+        body = parse_body(OpenRLHFRequest, await read_body(request, limit, ticket.hold_bytes))
         items, unsplit = _items(body, markers)
         scored = runtime.profiles.resolve(VerifyRequest(items=items, rewards=weights, profile=profile))
         resolved = scored.rewards or {}
         weights = resolved if isinstance(resolved, dict) else dict.fromkeys(resolved, 1.0)
-        result = await runtime.scorer.score(scored) if items else VerifyResponse(results=[])
-    return _answer(_with_unsplit(result, unsplit, weights), weights, policy)
+        # One sample a request is how OpenRLHF's client sends: the coalescer scores concurrent ones together.
+        result = (
+            await runtime.coalescer.score(scored, admit=ticket.hold_items) if items else VerifyResponse(results=[])
+        )
+    answer = _answer(_with_unsplit(result, unsplit, weights), weights, policy)
+    # Serialised here rather than re-validated through response_model: per-sample clients send thousands.
+    return Response(answer.model_dump_json(), media_type="application/json")
+
+
+def _query(request: Request) -> OpenRLHFQuery:
+    # Read here rather than declared as FastAPI query parameters: FastAPI's per-parameter introspection was half
+    # of this route's CPU per request, and per-sample clients send thousands of requests at once.
+    try:
+        return OpenRLHFQuery.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        raise InvalidRequestError(
+            [{"loc": ["query", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        ) from None
 
 
 def _authenticate(request: Request, key: str | None) -> None:

@@ -22,6 +22,7 @@ async def list_rewards(runtime: RuntimeDep, _: Authenticated) -> RewardsResponse
                 version=entry.plugin.version,
                 description=entry.reward.description,
                 reads_scores=entry.reward.reads_scores,
+                deterministic=entry.reward.deterministic,
                 params_schema=entry.reward.params.model_json_schema(),
             )
             for entry in runtime.registry
