@@ -14,7 +14,7 @@ log() { printf '[test %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 ci="${CI:-}"
 
 log "python environment"
-scripts/setup.sh dev,trainer
+scripts/setup.sh dev,trainer,ray
 
 if [[ $(id -u) -eq 0 ]]; then
     log "system packages and docker engine"

@@ -54,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default 8000)")
     serve.add_argument("--workers", type=int, help="uvicorn worker processes (default 1)")
     serve.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
+    ray = serve.add_argument_group("Ray Serve (the `ray` extra): deploy on a running cluster and return")
+    ray.add_argument("--ray", metavar="ADDRESS", help="cluster address (auto, HOST:6379); --host/--port: Serve's proxy")
+    ray.add_argument("--replicas", type=int, default=None, help="verifier replicas (default 1)")
+    ray.add_argument(
+        "--sandbox-replicas", type=int, default=0,
+        help="run code in a sandbox deployment of this many replicas (default 0: in each verifier replica)",
+    )  # fmt: skip
     serve.set_defaults(run=_serve)
 
     rewards = sub.add_parser("rewards", help="list the rewards the installed plugins provide")
@@ -110,6 +117,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     check_exposure(settings)
     build_registry(settings)  # fail fast, with a clean message, before uvicorn starts
+    if args.ray:
+        return _deploy_on_ray(args, settings)
     configure_logging(settings.log_level, settings.log_format)
     common: dict[str, Any] = {
         "host": settings.host,
@@ -124,6 +133,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     else:
         os.environ[RESOLVED_SETTINGS_ENV] = settings_for_workers(settings)
         uvicorn.run("verifier.http.app:create_app_from_env", factory=True, workers=settings.workers, **common)
+    return 0
+
+
+def _deploy_on_ray(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        from verifier.rayserve import deploy
+    except ImportError as exc:
+        print(f"verifier: --ray needs the `ray` extra (pip install 'r1-verifier[ray]'): {exc}", file=sys.stderr)
+        return 2
+    url = deploy(args.ray, settings, replicas=args.replicas, sandbox_replicas=args.sandbox_replicas)
+    print(f"verifier: deployed on the Ray cluster at {args.ray}; serving {url}/v1/verify from every node's proxy")
     return 0
 
 

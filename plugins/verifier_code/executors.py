@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,16 +21,20 @@ from sandbox.types import (
     execute_pair,
 )
 
+if TYPE_CHECKING:
+    from sandbox.ray_serve import SandboxHandleClient
+
 
 class CodeOptions(BaseModel):
     """Plugin options (``plugin_options.code`` in the host settings)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["process", "docker", "remote"] = Field(
+    backend: Literal["process", "docker", "remote", "ray"] = Field(
         "process",
         description="process: run programs in this host (bubblewrap); docker: in warm, locked-down containers "
-        "of a local Docker engine (options under `docker`); remote: send them to `urls`.",
+        "of a local Docker engine (options under `docker`); remote: send them to `urls`; ray: to the sandbox "
+        "deployment of this Ray Serve cluster (`ray_app`, needs the `ray` extra).",
     )
     urls: list[str] = Field(default_factory=list, description="Base URLs of `sandbox serve` instances (remote).")
     isolation: Literal["auto", "bwrap", "none"] = Field(
@@ -58,6 +62,7 @@ class CodeOptions(BaseModel):
         description="docker backend: image, engine URL, pool sizes, per-container CPU/pids/tmpfs sizes.",
     )
     request_timeout_s: float = Field(600.0, gt=0, description="remote: timeout of one request (all its runs).")
+    ray_app: str = Field("sandbox", description="ray: the Serve application of the sandbox deployment.")
 
 
 class LocalExecutor:
@@ -100,7 +105,11 @@ def make_backend(options: CodeOptions) -> Backend:
     return ProcessBackend(process_options)
 
 
-def make_executor(options: CodeOptions) -> LocalExecutor | SandboxClient:
+def make_executor(options: CodeOptions) -> LocalExecutor | SandboxClient | SandboxHandleClient:
+    if options.backend == "ray":
+        from sandbox.ray_serve import SandboxHandleClient  # the `ray` extra, only where it is asked for
+
+        return SandboxHandleClient(options.ray_app)
     if options.backend == "remote":
         if not options.urls:
             raise ValueError("backend 'remote' needs at least one URL in `urls`")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -82,6 +83,55 @@ def test_client_retries_503_then_succeeds(live_server: Callable[[FastAPI], str])
         response = client.verify([{"completion": "1"}], rewards=["x"])
     assert len(attempts) == 3 and len(set(attempts)) == 1  # the same body each time
     assert response.results[0].reward == 1.0
+
+
+def test_client_retries_a_proxys_plain_500_but_not_the_verifiers_own(live_server: Callable[[FastAPI], str]) -> None:
+    """Ray Serve's proxy answers a plain-text 500 when the replica dies under the batch: the batch never
+    finished, so it is sent again. The verifier's own 500 (its error body) is a bug and is not retried."""
+    attempts = []
+    behind_a_proxy = FastAPI()
+
+    @behind_a_proxy.post("/v1/verify")
+    async def verify(request: Request) -> Response:
+        attempts.append(await request.body())
+        if len(attempts) == 1:
+            return Response("Internal Server Error", status_code=500, media_type="text/plain")
+        if len(attempts) == 2:
+            return Response('{"results": [{"reward": 1.0, "scores": {"x": 1.0}}]}', media_type="application/json")
+        body = '{"error": {"type": "internal_error", "message": "see the log", "details": {}}}'
+        return Response(body, status_code=500, media_type="application/json")
+
+    url = live_server(behind_a_proxy)
+    with VerifierClient(url, backoff=0.01) as client:
+        assert client.verify([{"completion": "1"}], rewards=["x"]).results[0].reward == 1.0
+        assert len(attempts) == 2 and len(set(attempts)) == 1
+        with pytest.raises(VerifierHTTPError) as info:
+            client.verify([{"completion": "1"}], rewards=["x"])
+    assert info.value.type == "internal_error" and len(attempts) == 3
+
+
+@pytest.mark.anyio
+async def test_async_client_hands_httpx_at_most_max_connections_requests(
+    live_server: Callable[[FastAPI], str],
+) -> None:
+    """Requests past the pool's size wait on the client's semaphore, not in httpx's pool queue."""
+    now, peak = 0, 0
+    counting = FastAPI()
+
+    @counting.post("/v1/verify")
+    async def verify() -> Response:
+        nonlocal now, peak
+        now += 1
+        peak = max(peak, now)
+        await asyncio.sleep(0.02)
+        now -= 1
+        return Response('{"results": [{"reward": 1.0, "scores": {"x": 1.0}}]}', media_type="application/json")
+
+    url = live_server(counting)
+    async with AsyncVerifierClient(url, max_connections=4) as client:
+        responses = await asyncio.gather(*(client.verify([{"completion": "1"}]) for _ in range(40)))
+    assert len(responses) == 40 and all(r.results[0].reward == 1.0 for r in responses)
+    assert peak == 4
 
 
 def test_client_gives_up_on_an_unreachable_server_with_a_clear_error() -> None:
