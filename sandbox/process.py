@@ -26,6 +26,7 @@ import ctypes
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Mapping
@@ -34,10 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sandbox import bwrap, cgroups, seccomp
+from sandbox import bwrap, cgroups, pch, seccomp
+from sandbox.compile_cache import DEFAULT_MAX_BYTES, CompileCache, compile_key
 from sandbox.errors import InvalidRequest, SandboxUnavailable, UnsupportedLanguage
 from sandbox.exits import ExitFacts, KilledFor, classify
-from sandbox.languages import LANGUAGES, Language, get_language
+from sandbox.languages import LANGUAGES, PCH_DIR, Language, get_language
 from sandbox.types import (
     MAX_FETCH_BYTES,
     BackendHealth,
@@ -81,6 +83,9 @@ class ProcessOptions:
     ``python``: the interpreter for Python programs and the zygote (a real binary, not a pyenv shim);
     None picks the system's ``/usr/bin/python3`` or this process's base interpreter.
     ``fast_python``: run Python programs in a fork of the warm zygote instead of a fresh interpreter.
+    ``precompiled_headers``: build the C++ precompiled headers at the first start (``pch.py``) under
+    ``pch_cache_dir`` (None: ``~/.cache/r1-verifier/pch``) and let compiles use them.
+    ``compile_cache_bytes``: the bound of the cache of successful compiles (``compile_cache.py``); 0: none.
     """
 
     isolation: Isolation = "auto"
@@ -91,6 +96,9 @@ class ProcessOptions:
     extra_ro_binds: tuple[str, ...] = ()
     cgroups: CgroupMode = "auto"
     cpus_per_run: float = 1.0
+    precompiled_headers: bool = True
+    pch_cache_dir: str | None = None
+    compile_cache_bytes: int = DEFAULT_MAX_BYTES
 
 
 def _hide_this_process_from_same_user() -> None:
@@ -147,6 +155,10 @@ class ProcessBackend:
         self._pair_lock = asyncio.Lock()
         self._background: set[asyncio.Future[None]] = set()
         self._closed = False
+        self._pch_ready = False
+        self._pch_dirs: dict[str, Path] = {}  # language name -> its precompiled headers on the host
+        self._toolchain_ids: dict[str, dict[str, object]] = {}
+        self.compile_cache = CompileCache(self.options.compile_cache_bytes)
 
     # -------------------------------------------------------------- lifecycle
 
@@ -156,6 +168,8 @@ class ProcessBackend:
                 return
             if not self._configured:
                 self._configure()
+            if not self._pch_ready:
+                await asyncio.to_thread(self._build_precompiled_headers)
             await self._spawn_zygote()
 
     def _configure(self) -> None:
@@ -213,6 +227,54 @@ class ProcessBackend:
                     found[exe] = path
         return found
 
+    def _build_precompiled_headers(self) -> None:
+        """Once: each compiled language's precompiled headers, built or found in the cache directory. A
+        failure costs only speed (compiles read the headers as before), so it is logged, not raised."""
+        self._pch_ready = True
+        if not self.options.precompiled_headers:
+            return
+        root = Path(self.options.pch_cache_dir) if self.options.pch_cache_dir else pch.default_cache_root()
+        for language in LANGUAGES:
+            compiler = self._toolchain.get(language.compile[0]) if language.compile else None
+            if not language.precompiled_headers or compiler is None:
+                continue
+            try:
+                directory = pch.ensure(language, compiler, root)
+            except (OSError, subprocess.SubprocessError) as exc:
+                log.warning("sandbox process backend: no precompiled headers for %s: %s", language.name, exc)
+                continue
+            if self._sandbox_ids is not None and not pch.world_readable(directory):
+                # bwrap runs as the sandbox's user: a path it cannot reach would stop the zygote.
+                log.warning("sandbox process backend: %s is not readable by all; no precompiled headers", directory)
+                continue
+            self._pch_dirs[language.name] = directory
+
+    def _pch_dir(self, language: Language) -> str | None:
+        """Where ``language``'s compiles find the precompiled headers: the bind in the sandbox, or the host
+        directory itself for unisolated runs."""
+        host = self._pch_dirs.get(language.name)
+        if host is None:
+            return None
+        return PCH_DIR if self._isolated else str(host)
+
+    def _toolchain_identity(self, language: Language) -> dict[str, object]:
+        """What the compile cache keys a compiler by: each executable's path, size and mtime, and the
+        precompiled headers' build (their directory name is their key)."""
+        identity = self._toolchain_ids.get(language.name)
+        if identity is None:
+            identity = {}
+            for exe in language.toolchain:
+                path = self._toolchain.get(exe, exe)
+                try:
+                    info = os.stat(path)
+                    identity[exe] = [path, info.st_size, info.st_mtime_ns]
+                except OSError:
+                    identity[exe] = [path, None, None]
+            pch_dir = self._pch_dirs.get(language.name)
+            identity["pch"] = pch_dir.name if pch_dir is not None else None
+            self._toolchain_ids[language.name] = identity
+        return identity
+
     async def _spawn_zygote(self) -> None:
         assert self._root is not None
         fds: list[int] = []
@@ -225,7 +287,12 @@ class ProcessBackend:
                 binds.append(str(Path(self._python).parent.parent))  # the interpreter's install prefix
             fds = [_memfd("zygote.py", ZYGOTE_SCRIPT.read_bytes()), _memfd("seccomp.bpf", self._seccomp)]
             command = bwrap.outer_command(
-                bwrap_path, python=self._python, zygote_fd=fds[0], seccomp_fd=fds[1], extra_ro_binds=binds
+                bwrap_path,
+                python=self._python,
+                zygote_fd=fds[0],
+                seccomp_fd=fds[1],
+                extra_ro_binds=binds,
+                ro_binds_at={str(directory): PCH_DIR for directory in self._pch_dirs.values()},
             )
         else:
             command = [self._python, "-E", "-s", "-B", str(self._zygote_script)]
@@ -320,6 +387,11 @@ class ProcessBackend:
         return self._cgroups
 
     @property
+    def pch_dirs(self) -> Mapping[str, Path]:
+        """Each language's precompiled headers on the host (bound at ``PCH_DIR``); empty when off or failed."""
+        return dict(self._pch_dirs)
+
+    @property
     def zygote_pid(self) -> int | None:
         """Host pid of the zygote's outermost process: every run is one of its descendants."""
         return self._zygote.pid if self._zygote is not None else None
@@ -343,11 +415,19 @@ class ProcessBackend:
 
     async def _compile(self, prepared: ProcessPrepared, language: Language, limits: Limits) -> ExecResult:
         assert language.compile is not None
-        argv = language.render(language.compile, memory_mb=limits.memory_mb)
+        argv = language.compile_argv(memory_mb=limits.memory_mb, pch_dir=self._pch_dir(language))
+        key = compile_key(language.name, argv, prepared.files, self._toolchain_identity(language))
+        cached = self.compile_cache.get(key) if self.compile_cache.max_bytes > 0 else None
+        if cached is not None:
+            prepared.files.update(cached.outputs)
+            # This compile cost nothing: its result says so (its output is the original compile's).
+            return cached.result.model_copy(update={"wall_time_s": 0.0, "cpu_time_s": 0.0})
         request = self._request(prepared, argv, RunSpec(limits=limits, writable=True), python_mode=False, collect=True)
         result, outputs = await self._execute(prepared, request, limits)
         if result.status is ExecStatus.OK:
             prepared.files.update(outputs)
+            if self.compile_cache.max_bytes > 0:
+                self.compile_cache.put(key, result, outputs)
         if result.status in (ExecStatus.OK, ExecStatus.SANDBOX_ERROR):
             return result
         why = {
