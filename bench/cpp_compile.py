@@ -74,8 +74,9 @@ STDCXX_BODIES = (
 )
 PLAIN_HEADERS = (
     "#include <iostream>\n#include <vector>\n#include <algorithm>\n",
-    "#include <vector>\n#include <iostream>\n#include <numeric>\n",
+    "#include <vector>\n#include <iostream>\n#include <algorithm>\n",
     "#include <algorithm>\n#include <vector>\n#include <iostream>\n",
+    "#include <cstdio>\n#include <iostream>\n#include <vector>\n#include <algorithm>\n",
 )
 PLAIN_BODY = (
     "int n; std::cin >> n; std::vector<long long> a(n); for (auto& x : a) std::cin >> x;\n"

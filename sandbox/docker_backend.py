@@ -312,7 +312,7 @@ class DockerPrepared:
             return
         limits = program.compile_limits
         # The image holds the precompiled headers at PCH_DIR (sandbox/Dockerfile); an older image has no such
-        # directory, and g++ skips an -I directory that does not exist.
+        # directory, and g++ skips an include directory that does not exist.
         argv = self.language.compile_argv(memory_mb=limits.memory_mb, pch_dir=PCH_DIR)
         result, reply = self._execute_reply(argv, "", limits, seal=True)
         if result.status is ExecStatus.OK and reply.get("wipe_problems"):

@@ -8,7 +8,8 @@ needs, so a backend can say which languages it can run; an entry that is an abso
 language needs (a jar), which must exist there.
 
 ``precompiled_headers`` (C++): headers that backends precompile with the language's own compile flags into
-``PCH_DIR``, which the compile then searches first (``-I``); see ``sandbox/pch.py``.
+``PCH_DIR``, which the compile then searches before the standard directories (``-isystem``); see
+``sandbox/pch.py``.
 
 Runtimes that reserve huge virtual address ranges up front (the JVM, V8) cannot live under an
 address-space rlimit; for them ``address_space_limit`` is False and the memory limit reaches the runtime
@@ -39,7 +40,7 @@ TS_TRANSPILE = (
 
 PCH_DIR = "/opt/sandbox-pch"
 """Where precompiled headers are inside the sandbox, on both backends (the image builds them there; the
-process backend binds its build there read-only). An ``-I`` directory that does not exist is ignored by g++."""
+process backend binds its build there read-only). An include directory that does not exist is ignored by g++."""
 
 JUNIT_CONSOLE = "/usr/share/java/junit-platform-console-standalone.jar"
 """Debian's junit5 package: the JUnit Platform console launcher with the Jupiter and Vintage engines."""
@@ -77,11 +78,11 @@ class Language:
 
     def compile_argv(self, *, memory_mb: int, pch_dir: str | None) -> list[str]:
         """The compile command; with ``pch_dir`` (for a language that has precompiled headers) the compiler
-        searches it before the system directories, where it finds ``<header>.gch`` for those headers only."""
+        searches it before the standard directories, as a system directory (``pch.py`` says what is there)."""
         assert self.compile is not None
         argv = self.render(self.compile, memory_mb=memory_mb)
         if pch_dir is not None and self.precompiled_headers:
-            argv.insert(1, f"-I{pch_dir}")
+            argv[1:1] = ["-isystem", pch_dir]
         return argv
 
     def header_flags(self) -> list[str]:

@@ -4,13 +4,17 @@ When g++ meets ``#include <bits/stdc++.h>`` it looks, in each include directory,
 ``bits/stdc++.h.gch`` before the header itself, and uses it only if it is valid for this compile: the same
 compiler, the same flags (``-std``, ``-O``, ...), no macro defined before the include that the header
 mentions (``#define _GLIBCXX_DEBUG``, ``#define int long long``), no target or optimize pragma before it,
-and no code before it. Otherwise g++ reads the header as always. So a directory that holds *only*
-``<header>.gch`` files, searched first (``-I``), speeds up the programs it fits and leaves every other
-compile as it was: there is no header in it to be found instead of the system's.
+no code before it, and no other PCH used yet. Otherwise it reads the header *of that directory*.
 
-Each ``.gch`` is compiled from a one-line wrapper, ``#include <header>``: the header is still reached
-through the system include path and keeps its system-header status (a header compiled as the main file
-loses it: "#pragma system_header ignored outside include file").
+So the directory, searched before the standard ones (``-isystem``: its headers stay system headers), holds
+for each header its ``.gch`` and a one-line ``<header>`` that is ``#include_next <header>``: whenever the
+PCH is not used (it does not fit, or the header is included a second time, as ``<cstdio>`` is by other
+headers), the compile goes on to the system's own header exactly as without the directory. (With the
+``.gch`` alone, a second ``#include <cstdio>`` fails: g++ looks for the header next to the PCH it used.)
+
+Each ``.gch`` is compiled from a wrapper, ``#include <header>``: the header is reached through the system
+include path and keeps its system-header status (a header compiled as the main file loses it:
+"#pragma system_header ignored outside include file").
 
 The process backend builds them on the host (trusted input only: the system's headers, never a program's
 code) into ``<cache>/<key>/``, the key a hash of the compiler's identity, the flags and the headers; a
@@ -39,6 +43,7 @@ from sandbox.languages import Language
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+LAYOUT = 2  # what a build directory holds (2: each .gch with its include_next header); in the key
 BUILD_TIMEOUT_S = 300.0
 # The environment of a compile in the sandbox: variables such as CPATH must not shape the build.
 BUILD_ENV = {"PATH": SAFE_PATH, "HOME": "/tmp", "LANG": "C.UTF-8"}
@@ -64,6 +69,11 @@ def world_readable(directory: Path) -> bool:
 
 def gch_name(header: str) -> str:
     return f"{header}.gch"
+
+
+def forwarding_header(header: str) -> str:
+    """The header next to a ``.gch``: what the compile reads whenever the PCH is not used."""
+    return f"#include_next <{header}>\n"
 
 
 def _stat_key(path: str) -> list[int]:
@@ -92,6 +102,7 @@ def build_key(language: Language, compiler: str) -> str:
         "compiler": _compiler_identity(compiler),
         "flags": language.header_flags(),
         "headers": list(language.precompiled_headers),
+        "layout": LAYOUT,
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
 
@@ -101,7 +112,8 @@ def _manifest_valid(directory: Path) -> bool:
         manifest = json.loads((directory / MANIFEST).read_text())
         files: dict[str, list[int]] = manifest["inputs"]
         return all(_stat_key(path) == key for path, key in files.items()) and all(
-            (directory / gch_name(header)).is_file() for header in manifest["headers"]
+            (directory / gch_name(header)).is_file() and (directory / header).is_file()
+            for header in manifest["headers"]
         )
     except (OSError, ValueError, KeyError, TypeError):
         return False
@@ -138,6 +150,8 @@ def _build_into(directory: Path, language: Language, compiler: str) -> None:
             if proc.returncode != 0:
                 raise OSError(f"{' '.join(command)} failed: {proc.stderr.strip()[-500:]}")
             target.chmod(0o644)
+            (directory / header).write_text(forwarding_header(header))
+            (directory / header).chmod(0o644)
             for path in _dependencies(depfile):
                 if not path.startswith(str(work)):
                     inputs[path] = _stat_key(path)

@@ -159,6 +159,7 @@ class ProcessBackend:
         self._pch_dirs: dict[str, Path] = {}  # language name -> its precompiled headers on the host
         self._toolchain_ids: dict[str, dict[str, object]] = {}
         self.compile_cache = CompileCache(self.options.compile_cache_bytes)
+        self._compiles_in_flight: dict[str, asyncio.Future[None]] = {}
 
     # -------------------------------------------------------------- lifecycle
 
@@ -416,18 +417,33 @@ class ProcessBackend:
     async def _compile(self, prepared: ProcessPrepared, language: Language, limits: Limits) -> ExecResult:
         assert language.compile is not None
         argv = language.compile_argv(memory_mb=limits.memory_mb, pch_dir=self._pch_dir(language))
-        key = compile_key(language.name, argv, prepared.files, self._toolchain_identity(language))
-        cached = self.compile_cache.get(key) if self.compile_cache.max_bytes > 0 else None
-        if cached is not None:
-            prepared.files.update(cached.outputs)
-            # This compile cost nothing: its result says so (its output is the original compile's).
-            return cached.result.model_copy(update={"wall_time_s": 0.0, "cpu_time_s": 0.0})
-        request = self._request(prepared, argv, RunSpec(limits=limits, writable=True), python_mode=False, collect=True)
-        result, outputs = await self._execute(prepared, request, limits)
+        if self.compile_cache.max_bytes <= 0:
+            result, outputs = await self._compile_now(prepared, argv, limits)
+        else:
+            key = compile_key(language.name, argv, prepared.files, self._toolchain_identity(language))
+            # A GRPO group's copies arrive together: they wait for the first one's compile, then hit.
+            in_flight = self._compiles_in_flight.get(key)
+            if in_flight is not None:
+                await asyncio.shield(in_flight)
+            cached = self.compile_cache.get(key)
+            if cached is not None:
+                prepared.files.update(cached.outputs)
+                # This compile cost nothing: its result says so (its output is the original compile's).
+                return cached.result.model_copy(update={"wall_time_s": 0.0, "cpu_time_s": 0.0})
+            if in_flight is not None or key in self._compiles_in_flight:
+                # The first one failed (failures are not cached): the waiters compile at once, side by side.
+                result, outputs = await self._compile_now(prepared, argv, limits)
+            else:
+                done = self._compiles_in_flight[key] = asyncio.get_running_loop().create_future()
+                try:
+                    result, outputs = await self._compile_now(prepared, argv, limits)
+                    if result.status is ExecStatus.OK:
+                        self.compile_cache.put(key, result, outputs)
+                finally:
+                    del self._compiles_in_flight[key]
+                    done.set_result(None)
         if result.status is ExecStatus.OK:
             prepared.files.update(outputs)
-            if self.compile_cache.max_bytes > 0:
-                self.compile_cache.put(key, result, outputs)
         if result.status in (ExecStatus.OK, ExecStatus.SANDBOX_ERROR):
             return result
         why = {
@@ -440,6 +456,12 @@ class ProcessBackend:
                 "message": why.get(result.status, "compilation failed"),
             }
         )
+
+    async def _compile_now(
+        self, prepared: ProcessPrepared, argv: list[str], limits: Limits
+    ) -> tuple[ExecResult, dict[str, FileEntry]]:
+        request = self._request(prepared, argv, RunSpec(limits=limits, writable=True), python_mode=False, collect=True)
+        return await self._execute(prepared, request, limits)
 
     async def _run(self, prepared: ProcessPrepared, spec: RunSpec) -> ExecResult:
         result, _ = await self._execute(prepared, self._run_request(prepared, spec), spec.limits)

@@ -52,6 +52,10 @@ SAME_PROGRAM = {
         " std::cout << std::accumulate(v.begin(), v.end(), 0) + __builtin_popcount(v[7]) << '\\n'; }\n"
     ),
     "code_before_include": "int first = 1;\n#include <bits/stdc++.h>\nint main() { std::cout << first << '\\n'; }\n",
+    # A header with a PCH included again (directly, or by another header): g++ then reads the header itself.
+    "stdcxx_twice": "#include <bits/stdc++.h>\n#include <bits/stdc++.h>\nint main() { std::cout << 1 << '\\n'; }\n",
+    "iostream_then_stdcxx": "#include <iostream>\n#include <bits/stdc++.h>\nint main() { std::cout << 2 << '\\n'; }\n",
+    "cstdio_then_iostream": '#include <cstdio>\n#include <iostream>\nint main() { printf("3\\n"); }\n',
 }
 
 
@@ -65,7 +69,7 @@ def test_header_flags_are_the_cpp_compile_flags_without_output_and_source() -> N
 
 def test_compile_argv_searches_the_pch_dir_first_only_for_languages_with_headers() -> None:
     assert CPP.compile_argv(memory_mb=256, pch_dir=PCH_DIR) == [
-        "g++", f"-I{PCH_DIR}", "-std=c++17", "-O2", "-pipe", "-o", "main", "main.cpp",
+        "g++", "-isystem", PCH_DIR, "-std=c++17", "-O2", "-pipe", "-o", "main", "main.cpp",
     ]
     assert CPP.compile_argv(memory_mb=256, pch_dir=None) == list(CPP.compile or ())
     c = get_language("c")
@@ -92,7 +96,7 @@ SMALL = dataclasses.replace(CPP, precompiled_headers=("climits",))
 def _host_compile(source: str, tmp_path: Path, include: Path) -> str:
     (tmp_path / "prog.cpp").write_text(source)
     proc = subprocess.run(
-        ["g++", *CPP.header_flags(), f"-I{include}", "-H", "-Winvalid-pch", "-fsyntax-only", "prog.cpp"],
+        ["g++", *CPP.header_flags(), "-isystem", str(include), "-H", "-Winvalid-pch", "-fsyntax-only", "prog.cpp"],
         cwd=tmp_path, capture_output=True, text=True, check=True, timeout=120,
     )
     return proc.stderr
@@ -101,12 +105,16 @@ def _host_compile(source: str, tmp_path: Path, include: Path) -> str:
 @needs_gxx
 def test_built_header_is_valid_for_the_language_flags(tmp_path: Path) -> None:
     directory = pch.ensure(SMALL, shutil.which("g++") or "g++", tmp_path / "cache")
-    assert sorted(p.name for p in directory.iterdir()) == ["climits.gch", "manifest.json"]
+    assert sorted(p.name for p in directory.iterdir()) == ["climits", "climits.gch", "manifest.json"]
+    assert (directory / "climits").read_text() == "#include_next <climits>\n"
     stderr = _host_compile("#include <climits>\nint main() { return INT_MAX == 0; }\n", tmp_path, directory)
     assert f"! {directory}/climits.gch" in stderr.splitlines()
     # g++ says why it refuses a PCH that does not fit, and then reads the header itself.
     stderr = _host_compile("#define INT_MAX 3\n#include <climits>\nint main() {}\n", tmp_path, directory)
     assert "climits.gch: not used because `INT_MAX' is defined" in stderr
+    # Included twice: the second include reads the header next to the PCH, which goes on to the system's.
+    stderr = _host_compile("#include <climits>\n#include <climits>\nint main() {}\n", tmp_path, directory)
+    assert f". {directory}/climits" in stderr.splitlines()
 
 
 @needs_gxx
@@ -190,6 +198,18 @@ class Box:
 
         return self.runner.run(go())
 
+    def group(self, source: str, *, copies: int, stdin: str) -> list[ExecResult]:
+        """``copies`` of one program prepared and run at once, as a GRPO group's agreeing samples are."""
+
+        async def one() -> ExecResult:
+            async with self.backend.prepare(Program(language="cpp", source=source, compile_limits=COMPILE)) as p:
+                return await p.run(RunSpec(stdin=stdin, limits=RUN))
+
+        async def go() -> list[ExecResult]:
+            return list(await asyncio.gather(*(one() for _ in range(copies))))
+
+        return self.runner.run(go())
+
     def bash(self, script: str, files: dict[str, str]) -> ExecResult:
         async def go() -> ExecResult:
             async with self.backend.prepare(Program(language="bash", source=script, files=files)) as prepared:
@@ -222,8 +242,9 @@ def test_the_sandbox_compiler_uses_the_pch_with_the_language_flags(box: Box) -> 
     flags = " ".join(CPP.header_flags())
     script = (
         f"ls {PCH_DIR} {PCH_DIR}/bits\n"
-        f"g++ {flags} -I{PCH_DIR} -H -Winvalid-pch -fsyntax-only fits.cpp 2>&1 | grep -F '{PCH_DIR}'\n"
-        f"g++ {flags} -I{PCH_DIR} -Winvalid-pch -fsyntax-only debug.cpp 2>&1 | grep -o 'not used because.*defined'\n"
+        f"g++ {flags} -isystem {PCH_DIR} -H -Winvalid-pch -fsyntax-only fits.cpp 2>&1 | grep -F '{PCH_DIR}'\n"
+        f"g++ {flags} -isystem {PCH_DIR} -Winvalid-pch -fsyntax-only debug.cpp 2>&1"
+        " | grep -o 'not used because.*defined'\n"
         f"touch {PCH_DIR}/written 2>/dev/null && echo WRITABLE || echo read-only\n"
     )
     files = {"fits.cpp": STDCXX, "debug.cpp": SAME_PROGRAM["debug_mode"]}
@@ -232,7 +253,7 @@ def test_the_sandbox_compiler_uses_the_pch_with_the_language_flags(box: Box) -> 
     lines = result.stdout.splitlines()
     assert f"! {PCH_DIR}/bits/stdc++.h.gch" in lines
     assert "not used because `_GLIBCXX_DEBUG' is defined" in lines
-    assert "stdc++.h.gch" in lines and "iostream.gch" in lines  # only .gch files: no header to shadow the system's
+    assert {"stdc++.h.gch", "stdc++.h", "iostream.gch", "iostream"} <= set(lines)
     assert lines[-1] == "read-only"
 
 
@@ -283,6 +304,17 @@ def test_compile_cache_hits_the_same_source_and_misses_a_changed_one(box: Box) -
 
 
 @needs_bwrap
+def test_copies_compiling_at_once_compile_once(box: Box) -> None:
+    stats = box.backend.compile_cache.stats
+    source = STDCXX.replace("a + b", "a - b")
+    hits, misses = stats.hits, stats.misses
+
+    results = box.group(source, copies=4, stdin="5 3")
+    assert (stats.hits, stats.misses) == (hits + 3, misses + 1)
+    assert [run.stdout for run in results] == ["2\n"] * 4
+
+
+@needs_bwrap
 def test_a_compile_error_is_not_cached(box: Box) -> None:
     stats = box.backend.compile_cache.stats
     bad = "#include <bits/stdc++.h>\nint main() { undefined_name(); }\n"
@@ -330,7 +362,8 @@ def test_the_image_has_the_pch_and_its_compiler_uses_it() -> None:
     flags = " ".join(CPP.header_flags())
     script = (
         f"ls {PCH_DIR} {PCH_DIR}/bits\n"
-        f"g++ {flags} -I{PCH_DIR} -H -Winvalid-pch -fsyntax-only fits.cpp 2>&1 | grep -F '{PCH_DIR}'\n"
+        f"g++ {flags} -isystem {PCH_DIR} -H -Winvalid-pch -fsyntax-only fits.cpp 2>&1 | grep -F '{PCH_DIR}'\n"
+        f"cat {PCH_DIR}/bits/stdc++.h\n"
         f"touch {PCH_DIR}/written 2>/dev/null && echo WRITABLE || echo read-only\n"
     )
     with started_backend(DockerOptions(image=image, warm_containers=1, max_containers=2)) as box:
@@ -340,6 +373,7 @@ def test_the_image_has_the_pch_and_its_compiler_uses_it() -> None:
         lines = result.stdout.splitlines()
         assert f"! {PCH_DIR}/bits/stdc++.h.gch" in lines, result.stdout
         assert {"stdc++.h.gch", *(f"{h}.gch" for h in CPP.precompiled_headers if "/" not in h)} <= set(lines)
+        assert "#include_next <bits/stdc++.h>" in lines
         assert lines[-1] == "read-only"
         compiled = box.execute(Program(language="cpp", source=STDCXX, compile_limits=COMPILE), RunSpec(stdin="2 3"))
         assert compiled.compile is not None and compiled.compile.status is ExecStatus.OK, compiled.compile
