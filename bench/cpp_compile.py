@@ -17,12 +17,14 @@ Paths, each on the same batch in the same run, ``--concurrency`` (2) programs at
 - ``process + PCH + cache``: both on, the cache empty at the start of the batch;
 - ``docker + PCH`` (``--docker``): the docker backend on the image (``SANDBOX_IMAGE`` or the default).
 
+``--repeats`` rounds run every path in turn (so all see the same machine); the medians are printed.
 For each: wall seconds of the batch and CPU seconds of the compiles and runs (the plain path's children
 from rusage; the backends' from each result, whose CPU time is the run's cgroup's or its rusage; a cache
 hit reports 0). On a machine others are using, CPU seconds are the measure that holds; both are printed
 with their ratio to the baseline. Every path's outputs must equal the baseline's.
 
-    .venv/bin/python -m bench.cpp_compile [--programs 40] [--groups 8] [--group 8] [--concurrency 2] [--docker]
+    .venv/bin/python -m bench.cpp_compile [--programs 40] [--groups 8] [--group 8] [--concurrency 2]
+        [--repeats 1] [--docker]
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import argparse
 import asyncio
 import os
 import resource
+import statistics
 import subprocess
 import tempfile
 import time
@@ -108,6 +111,7 @@ class Outcome:
     wall_s: float
     cpu_s: float
     outputs: list[str]
+    note: str = ""
 
 
 async def bounded(jobs: list[Callable[[], Awaitable[tuple[float, str]]]], concurrency: int) -> Outcome:
@@ -183,7 +187,11 @@ async def process_path(sources: list[str], concurrency: int, *, pch: bool, cache
             raise RuntimeError("the process backend has no precompiled headers (see its log)")
         await backend_batch(backend, programs(1), 1)  # warm: zygote, page cache of the PCH and g++
         backend.compile_cache.clear()
-        return await backend_batch(backend, sources, concurrency)
+        outcome = await backend_batch(backend, sources, concurrency)
+        if cache:
+            stats = backend.compile_cache.stats
+            outcome.note = f"compile cache: {stats.hits} hits, {stats.misses} misses"
+        return outcome
     finally:
         await backend.aclose()
 
@@ -211,7 +219,7 @@ def report(name: str, outcomes: dict[str, Outcome], baseline: str) -> None:
             raise SystemExit(f"{path}: outputs differ from the baseline's")
         print(
             f"  {path:26} {outcome.wall_s:8.2f} {outcome.cpu_s:8.2f}   "
-            f"{base.wall_s / outcome.wall_s:6.2f}x {base.cpu_s / max(outcome.cpu_s, 1e-9):6.2f}x"
+            f"{base.wall_s / outcome.wall_s:6.2f}x {base.cpu_s / max(outcome.cpu_s, 1e-9):6.2f}x   {outcome.note}"
         )
 
 
@@ -221,23 +229,46 @@ async def main() -> None:
     parser.add_argument("--groups", type=int, default=8)
     parser.add_argument("--group", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--docker", action="store_true", help="also the docker backend (needs the image)")
     args = parser.parse_args()
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}; concurrency {args.concurrency}")
+    n = args.concurrency
 
     distinct = programs(args.programs)
-    outcomes = {"plain g++ (baseline)": await plain_batch(distinct, args.concurrency)}
-    outcomes["process, no PCH/cache"] = await process_path(distinct, args.concurrency, pch=False, cache=False)
-    outcomes["process + PCH"] = await process_path(distinct, args.concurrency, pch=True, cache=False)
+    paths: dict[str, Callable[[], Awaitable[Outcome]]] = {
+        "plain g++ (baseline)": lambda: plain_batch(distinct, n),
+        "process, no PCH/cache": lambda: process_path(distinct, n, pch=False, cache=False),
+        "process + PCH": lambda: process_path(distinct, n, pch=True, cache=False),
+    }
     if args.docker:
-        outcomes["docker + PCH"] = await docker_path(distinct, args.concurrency)
-    report("distinct", outcomes, "plain g++ (baseline)")
+        paths["docker + PCH"] = lambda: docker_path(distinct, n)
+    report("distinct", await rounds(paths, args.repeats), "plain g++ (baseline)")
 
     grpo = [source for source in programs(args.groups) for _ in range(args.group)]
-    outcomes = {"plain g++ (baseline)": await plain_batch(grpo, args.concurrency)}
-    outcomes["process + PCH"] = await process_path(grpo, args.concurrency, pch=True, cache=False)
-    outcomes["process + PCH + cache"] = await process_path(grpo, args.concurrency, pch=True, cache=True)
-    report(f"grpo ({args.groups} groups of {args.group})", outcomes, "plain g++ (baseline)")
+    paths = {
+        "plain g++ (baseline)": lambda: plain_batch(grpo, n),
+        "process + PCH": lambda: process_path(grpo, n, pch=True, cache=False),
+        "process + PCH + cache": lambda: process_path(grpo, n, pch=True, cache=True),
+    }
+    report(f"grpo ({args.groups} groups of {args.group})", await rounds(paths, args.repeats), "plain g++ (baseline)")
+
+
+async def rounds(paths: dict[str, Callable[[], Awaitable[Outcome]]], repeats: int) -> dict[str, Outcome]:
+    """Every path once per round; per path the median wall and CPU seconds (outputs: the first round's)."""
+    seen: dict[str, list[Outcome]] = {name: [] for name in paths}
+    for _ in range(repeats):
+        for name, path in paths.items():
+            seen[name].append(await path())
+    return {
+        name: Outcome(
+            statistics.median(o.wall_s for o in runs),
+            statistics.median(o.cpu_s for o in runs),
+            runs[0].outputs,
+            runs[-1].note,
+        )
+        for name, runs in seen.items()
+    }
 
 
 if __name__ == "__main__":
