@@ -38,7 +38,7 @@ TS_TRANSPILE = (
     'if (out.diagnostics.length) process.exit(1); fs.writeFileSync(name.replace(/\\.ts$/, ".js"), out.outputText);'
 )
 
-PCH_DIR = "/opt/sandbox-pch"
+PCH_DIR = "/opt/pch"
 """Where precompiled headers are inside the sandbox, on both backends (the image builds them there; the
 process backend binds its build there read-only). An include directory that does not exist is ignored by g++."""
 
