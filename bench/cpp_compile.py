@@ -181,9 +181,10 @@ async def process_path(sources: list[str], concurrency: int, *, pch: bool, cache
             compile_cache_bytes=(256 << 20) if cache else 0,
         )
     )
-    await backend.start()  # builds the precompiled headers, once per machine (not timed)
+    await backend.start()
     try:
-        if pch and "cpp" not in backend.pch_dirs:
+        # Built in the background from the first start, once per machine (not timed).
+        if pch and "cpp" not in await backend.precompiled_headers_ready():
             raise RuntimeError("the process backend has no precompiled headers (see its log)")
         await backend_batch(backend, programs(1), 1)  # warm: zygote, page cache of the PCH and g++
         backend.compile_cache.clear()

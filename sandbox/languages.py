@@ -39,8 +39,8 @@ TS_TRANSPILE = (
 )
 
 PCH_DIR = "/opt/pch"
-"""Where precompiled headers are inside the sandbox, on both backends (the image builds them there; the
-process backend binds its build there read-only). An include directory that does not exist is ignored by g++."""
+"""Where precompiled headers are inside the sandbox: the image builds them there; the process backend binds its
+cache there read-only, one directory per build. An include directory that does not exist is ignored by g++."""
 
 JUNIT_CONSOLE = "/usr/share/java/junit-platform-console-standalone.jar"
 """Debian's junit5 package: the JUnit Platform console launcher with the Jupiter and Vintage engines."""

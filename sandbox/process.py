@@ -83,8 +83,8 @@ class ProcessOptions:
     ``python``: the interpreter for Python programs and the zygote (a real binary, not a pyenv shim);
     None picks the system's ``/usr/bin/python3`` or this process's base interpreter.
     ``fast_python``: run Python programs in a fork of the warm zygote instead of a fresh interpreter.
-    ``precompiled_headers``: build the C++ precompiled headers at the first start (``pch.py``) under
-    ``pch_cache_dir`` (None: ``~/.cache/r1-verifier/pch``) and let compiles use them.
+    ``precompiled_headers``: build the C++ precompiled headers (``pch.py``) under ``pch_cache_dir`` (None:
+    ``pch.default_cache_root()``), in the background from the first start, and let compiles use them.
     ``compile_cache_bytes``: the bound of the cache of successful compiles (``compile_cache.py``); 0: none.
     """
 
@@ -155,8 +155,11 @@ class ProcessBackend:
         self._pair_lock = asyncio.Lock()
         self._background: set[asyncio.Future[None]] = set()
         self._closed = False
-        self._pch_ready = False
-        self._pch_dirs: dict[str, Path] = {}  # language name -> its precompiled headers on the host
+        self._pch_planned = False
+        self._pch_root: Path | None = None  # bound read-only at PCH_DIR
+        self._pch_plan: dict[str, tuple[str, Path]] = {}  # language name -> (compiler, its build's directory)
+        self._pch_dirs: dict[str, Path] = {}  # the builds that are ready
+        self._pch_build: asyncio.Future[None] | None = None
         self._toolchain_ids: dict[str, dict[str, object]] = {}
         self.compile_cache = CompileCache(self.options.compile_cache_bytes)
         self._compiles_in_flight: dict[str, asyncio.Future[None]] = {}
@@ -169,9 +172,12 @@ class ProcessBackend:
                 return
             if not self._configured:
                 self._configure()
-            if not self._pch_ready:
-                await asyncio.to_thread(self._build_precompiled_headers)
+            if not self._pch_planned:
+                await asyncio.to_thread(self._plan_precompiled_headers)
             await self._spawn_zygote()
+            if self._pch_build is None and self._pch_plan:
+                # In the background: until a build is there, its directory is missing and g++ skips it.
+                self._pch_build = asyncio.ensure_future(asyncio.to_thread(self._build_precompiled_headers))
 
     def _configure(self) -> None:
         """Check isolation and limits (raising when they are required and missing), then set up."""
@@ -228,35 +234,57 @@ class ProcessBackend:
                     found[exe] = path
         return found
 
-    def _build_precompiled_headers(self) -> None:
-        """Once: each compiled language's precompiled headers, built or found in the cache directory. A
-        failure costs only speed (compiles read the headers as before), so it is logged, not raised."""
-        self._pch_ready = True
+    def _plan_precompiled_headers(self) -> None:
+        """Once: the cache directory (bound into the sandbox) and each build's place in it, named by its
+        key. Anything that fails costs only speed (compiles read the headers as before): logged, not raised."""
+        self._pch_planned = True
         if not self.options.precompiled_headers:
             return
         root = Path(self.options.pch_cache_dir) if self.options.pch_cache_dir else pch.default_cache_root()
+        try:
+            if not root.is_dir():
+                root.mkdir(parents=True)
+                root.chmod(0o755)
+        except OSError as exc:
+            log.warning("sandbox process backend: no precompiled headers: cannot create %s: %s", root, exc)
+            return
+        if self._sandbox_ids is not None and not pch.world_readable(root):
+            # bwrap runs as the sandbox's user: a path it cannot reach would stop the zygote.
+            log.warning("sandbox process backend: %s is not readable by all; no precompiled headers", root)
+            return
         for language in LANGUAGES:
             compiler = self._toolchain.get(language.compile[0]) if language.compile else None
             if not language.precompiled_headers or compiler is None:
                 continue
             try:
-                directory = pch.ensure(language, compiler, root)
+                self._pch_plan[language.name] = (compiler, root / pch.build_key(language, compiler))
             except (OSError, subprocess.SubprocessError) as exc:
                 log.warning("sandbox process backend: no precompiled headers for %s: %s", language.name, exc)
-                continue
-            if self._sandbox_ids is not None and not pch.world_readable(directory):
-                # bwrap runs as the sandbox's user: a path it cannot reach would stop the zygote.
-                log.warning("sandbox process backend: %s is not readable by all; no precompiled headers", directory)
-                continue
-            self._pch_dirs[language.name] = directory
+        self._pch_root = root if self._pch_plan else None
+
+    def _build_precompiled_headers(self) -> None:
+        """Each planned build, found valid in the cache or built now (``pch.ensure``)."""
+        assert self._pch_root is not None
+        for name, (compiler, _) in self._pch_plan.items():
+            try:
+                self._pch_dirs[name] = pch.ensure(get_language(name), compiler, self._pch_root)
+            except (OSError, subprocess.SubprocessError) as exc:
+                log.warning("sandbox process backend: no precompiled headers for %s: %s", name, exc)
+
+    async def precompiled_headers_ready(self) -> Mapping[str, Path]:
+        """Wait for the background build that ``start()`` began; the languages whose headers are ready."""
+        if self._pch_build is not None:
+            await asyncio.shield(self._pch_build)
+        return self.pch_dirs
 
     def _pch_dir(self, language: Language) -> str | None:
-        """Where ``language``'s compiles find the precompiled headers: the bind in the sandbox, or the host
-        directory itself for unisolated runs."""
-        host = self._pch_dirs.get(language.name)
-        if host is None:
+        """Where ``language``'s compiles look for the precompiled headers: its build's directory in the bind,
+        or on the host for unisolated runs. It may not exist yet (being built): g++ then skips it."""
+        planned = self._pch_plan.get(language.name)
+        if planned is None:
             return None
-        return PCH_DIR if self._isolated else str(host)
+        directory = planned[1]
+        return f"{PCH_DIR}/{directory.name}" if self._isolated else str(directory)
 
     def _toolchain_identity(self, language: Language) -> dict[str, object]:
         """What the compile cache keys a compiler by: each executable's path, size and mtime, and the
@@ -271,8 +299,8 @@ class ProcessBackend:
                     identity[exe] = [path, info.st_size, info.st_mtime_ns]
                 except OSError:
                     identity[exe] = [path, None, None]
-            pch_dir = self._pch_dirs.get(language.name)
-            identity["pch"] = pch_dir.name if pch_dir is not None else None
+            planned = self._pch_plan.get(language.name)
+            identity["pch"] = planned[1].name if planned is not None else None
             self._toolchain_ids[language.name] = identity
         return identity
 
@@ -293,7 +321,7 @@ class ProcessBackend:
                 zygote_fd=fds[0],
                 seccomp_fd=fds[1],
                 extra_ro_binds=binds,
-                ro_binds_at={str(directory): PCH_DIR for directory in self._pch_dirs.values()},
+                ro_binds_at={str(self._pch_root): PCH_DIR} if self._pch_root is not None else None,
             )
         else:
             command = [self._python, "-E", "-s", "-B", str(self._zygote_script)]
@@ -389,7 +417,7 @@ class ProcessBackend:
 
     @property
     def pch_dirs(self) -> Mapping[str, Path]:
-        """Each language's precompiled headers on the host (bound at ``PCH_DIR``); empty when off or failed."""
+        """Each language's precompiled headers on the host, once built (``precompiled_headers_ready``)."""
         return dict(self._pch_dirs)
 
     @property

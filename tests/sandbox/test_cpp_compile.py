@@ -182,6 +182,7 @@ class Box:
         self.runner = asyncio.Runner()
         self.backend = ProcessBackend(ProcessOptions(isolation="bwrap", max_concurrency=2, **options))  # type: ignore[arg-type]
         self.runner.run(self.backend.start())
+        self.runner.run(self.backend.precompiled_headers_ready())
 
     def compile_and_run(self, source: str, stdin: str = "") -> tuple[ExecResult, ExecResult | None, bytes | None]:
         """The compile's result, the run's (None when the compile failed) and the binary."""
@@ -240,18 +241,19 @@ def test_stdcxx_program_compiles_with_the_pch_and_runs(box: Box) -> None:
 @needs_bwrap
 def test_the_sandbox_compiler_uses_the_pch_with_the_language_flags(box: Box) -> None:
     flags = " ".join(CPP.header_flags())
+    directory = f"{PCH_DIR}/{box.backend.pch_dirs['cpp'].name}"
     script = (
-        f"ls {PCH_DIR} {PCH_DIR}/bits\n"
-        f"g++ {flags} -isystem {PCH_DIR} -H -Winvalid-pch -fsyntax-only fits.cpp 2>&1 | grep -F '{PCH_DIR}'\n"
-        f"g++ {flags} -isystem {PCH_DIR} -Winvalid-pch -fsyntax-only debug.cpp 2>&1"
+        f"ls {directory} {directory}/bits\n"
+        f"g++ {flags} -isystem {directory} -H -Winvalid-pch -fsyntax-only fits.cpp 2>&1 | grep -F '{PCH_DIR}'\n"
+        f"g++ {flags} -isystem {directory} -Winvalid-pch -fsyntax-only debug.cpp 2>&1"
         " | grep -o 'not used because.*defined'\n"
-        f"touch {PCH_DIR}/written 2>/dev/null && echo WRITABLE || echo read-only\n"
+        f"touch {directory}/written 2>/dev/null && echo WRITABLE || echo read-only\n"
     )
     files = {"fits.cpp": STDCXX, "debug.cpp": SAME_PROGRAM["debug_mode"]}
     result = box.bash(script, files)
     assert result.status is ExecStatus.OK, (result.message, result.stderr)
     lines = result.stdout.splitlines()
-    assert f"! {PCH_DIR}/bits/stdc++.h.gch" in lines
+    assert f"! {directory}/bits/stdc++.h.gch" in lines
     assert "not used because `_GLIBCXX_DEBUG' is defined" in lines
     assert {"stdc++.h.gch", "stdc++.h", "iostream.gch", "iostream"} <= set(lines)
     assert lines[-1] == "read-only"
