@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 # Read-only binds of the system: the toolchains live here. /etc is NOT bound whole (it holds secrets);
 # only what runtimes need to start.
@@ -69,6 +69,7 @@ def outer_command(
     zygote_fd: int,
     seccomp_fd: int,
     extra_ro_binds: Sequence[str] = (),
+    ro_binds_at: Mapping[str, str] | None = None,
 ) -> list[str]:
     """The bubblewrap command line that starts the zygote.
 
@@ -105,6 +106,8 @@ def outer_command(
         args += ["--ro-bind-try", path, path]
     for path in extra_ro_binds:
         args += ["--ro-bind", path, path]
+    for source, destination in (ro_binds_at or {}).items():
+        args += ["--ro-bind", source, destination]
     args += [
         "--proc",
         "/proc",

@@ -32,7 +32,7 @@ import docker
 from sandbox.docker_pool import ContainerPool, DockerOptions, SandboxContainer
 from sandbox.errors import SandboxUnavailable, UnsupportedLanguage
 from sandbox.exits import ExitFacts, classify
-from sandbox.languages import LANGUAGES, Language, get_language
+from sandbox.languages import LANGUAGES, PCH_DIR, Language, get_language
 from sandbox.types import (
     MAX_FETCH_BYTES,
     BackendHealth,
@@ -311,7 +311,9 @@ class DockerPrepared:
         if self.language.compile is None:
             return
         limits = program.compile_limits
-        argv = self.language.render(self.language.compile, memory_mb=limits.memory_mb)
+        # The image holds the precompiled headers at PCH_DIR (sandbox/Dockerfile); an older image has no such
+        # directory, and g++ skips an include directory that does not exist.
+        argv = self.language.compile_argv(memory_mb=limits.memory_mb, pch_dir=PCH_DIR)
         result, reply = self._execute_reply(argv, "", limits, seal=True)
         if result.status is ExecStatus.OK and reply.get("wipe_problems"):
             # The compile left /work unsealable (too large, odd files): no run may start from it.

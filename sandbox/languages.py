@@ -7,6 +7,10 @@ The first word of a command is an executable name that each backend resolves in 
 needs, so a backend can say which languages it can run; an entry that is an absolute path is a file the
 language needs (a jar), which must exist there.
 
+``precompiled_headers`` (C++): headers that backends precompile with the language's own compile flags into
+``PCH_DIR``, which the compile then searches before the standard directories (``-isystem``); see
+``sandbox/pch.py``.
+
 Runtimes that reserve huge virtual address ranges up front (the JVM, V8) cannot live under an
 address-space rlimit; for them ``address_space_limit`` is False and the memory limit reaches the runtime
 through its own flag (``-Xmx``, ``--max-old-space-size``) and, where available, a cgroup.
@@ -34,6 +38,10 @@ TS_TRANSPILE = (
     'if (out.diagnostics.length) process.exit(1); fs.writeFileSync(name.replace(/\\.ts$/, ".js"), out.outputText);'
 )
 
+PCH_DIR = "/opt/pch"
+"""Where precompiled headers are inside the sandbox: the image builds them there; the process backend binds its
+cache there read-only, one directory per build. An include directory that does not exist is ignored by g++."""
+
 JUNIT_CONSOLE = "/usr/share/java/junit-platform-console-standalone.jar"
 """Debian's junit5 package: the JUnit Platform console launcher with the Jupiter and Vintage engines."""
 
@@ -58,6 +66,8 @@ class Language:
     """Extra environment for compile and run (the environment is otherwise empty but for PATH/HOME/LANG)."""
     fence_tags: tuple[str, ...] = ()
     """Markdown fence info strings that denote this language (```py, ```c++ ...), besides name and aliases."""
+    precompiled_headers: tuple[str, ...] = ()
+    """Headers worth precompiling: a program whose first include is one of them compiles from the PCH."""
 
     @property
     def compiled(self) -> bool:
@@ -65,6 +75,24 @@ class Language:
 
     def render(self, command: tuple[str, ...], *, memory_mb: int) -> list[str]:
         return [word.replace("{memory_mb}", str(memory_mb)) for word in command]
+
+    def compile_argv(self, *, memory_mb: int, pch_dir: str | None) -> list[str]:
+        """The compile command; with ``pch_dir`` (for a language that has precompiled headers) the compiler
+        searches it before the standard directories, as a system directory (``pch.py`` says what is there)."""
+        assert self.compile is not None
+        argv = self.render(self.compile, memory_mb=memory_mb)
+        if pch_dir is not None and self.precompiled_headers:
+            argv[1:1] = ["-isystem", pch_dir]
+        return argv
+
+    def header_flags(self) -> list[str]:
+        """The compile flags a precompiled header must be built with to be valid for this language's
+        compiles: the compile command without the compiler, its output (``-o X``) and its source."""
+        assert self.compile is not None
+        flags = list(self.compile[1:])
+        if "-o" in flags:
+            del flags[flags.index("-o") : flags.index("-o") + 2]
+        return [flag for flag in flags if flag != self.source_name]
 
 
 LANGUAGES: tuple[Language, ...] = (
@@ -81,10 +109,13 @@ LANGUAGES: tuple[Language, ...] = (
         name="cpp",
         aliases=("c++", "cpp17", "cxx"),
         source_name="main.cpp",
+        # -O2 as judges use; -pipe (no temporary files); no -g (debug info only slows the compile and
+        # grows the binary). See docs/sandbox.md, "C++ compiles".
         compile=("g++", "-std=c++17", "-O2", "-pipe", "-o", "main", "main.cpp"),
         run=("./main",),
         toolchain=("g++",),
         fence_tags=("c++", "cc", "cxx"),
+        precompiled_headers=("bits/stdc++.h", "iostream", "cstdio", "vector", "algorithm", "string"),
     ),
     Language(
         name="c",

@@ -26,6 +26,7 @@ import ctypes
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Mapping
@@ -34,10 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sandbox import bwrap, cgroups, seccomp
+from sandbox import bwrap, cgroups, pch, seccomp
+from sandbox.compile_cache import DEFAULT_MAX_BYTES, CompileCache, compile_key
 from sandbox.errors import InvalidRequest, SandboxUnavailable, UnsupportedLanguage
 from sandbox.exits import ExitFacts, KilledFor, classify
-from sandbox.languages import LANGUAGES, Language, get_language
+from sandbox.languages import LANGUAGES, PCH_DIR, Language, get_language
 from sandbox.types import (
     MAX_FETCH_BYTES,
     BackendHealth,
@@ -81,6 +83,9 @@ class ProcessOptions:
     ``python``: the interpreter for Python programs and the zygote (a real binary, not a pyenv shim);
     None picks the system's ``/usr/bin/python3`` or this process's base interpreter.
     ``fast_python``: run Python programs in a fork of the warm zygote instead of a fresh interpreter.
+    ``precompiled_headers``: build the C++ precompiled headers (``pch.py``) under ``pch_cache_dir`` (None:
+    ``pch.default_cache_root()``), in the background from the first start, and let compiles use them.
+    ``compile_cache_bytes``: the bound of the cache of successful compiles (``compile_cache.py``); 0: none.
     """
 
     isolation: Isolation = "auto"
@@ -91,6 +96,9 @@ class ProcessOptions:
     extra_ro_binds: tuple[str, ...] = ()
     cgroups: CgroupMode = "auto"
     cpus_per_run: float = 1.0
+    precompiled_headers: bool = True
+    pch_cache_dir: str | None = None
+    compile_cache_bytes: int = DEFAULT_MAX_BYTES
 
 
 def _hide_this_process_from_same_user() -> None:
@@ -147,6 +155,14 @@ class ProcessBackend:
         self._pair_lock = asyncio.Lock()
         self._background: set[asyncio.Future[None]] = set()
         self._closed = False
+        self._pch_planned = False
+        self._pch_root: Path | None = None  # bound read-only at PCH_DIR
+        self._pch_plan: dict[str, tuple[str, Path]] = {}  # language name -> (compiler, its build's directory)
+        self._pch_dirs: dict[str, Path] = {}  # the builds that are ready
+        self._pch_build: asyncio.Future[None] | None = None
+        self._toolchain_ids: dict[str, dict[str, object]] = {}
+        self.compile_cache = CompileCache(self.options.compile_cache_bytes)
+        self._compiles_in_flight: dict[str, asyncio.Future[None]] = {}
 
     # -------------------------------------------------------------- lifecycle
 
@@ -156,7 +172,12 @@ class ProcessBackend:
                 return
             if not self._configured:
                 self._configure()
+            if not self._pch_planned:
+                await asyncio.to_thread(self._plan_precompiled_headers)
             await self._spawn_zygote()
+            if self._pch_build is None and self._pch_plan:
+                # In the background: until a build is there, its directory is missing and g++ skips it.
+                self._pch_build = asyncio.ensure_future(asyncio.to_thread(self._build_precompiled_headers))
 
     def _configure(self) -> None:
         """Check isolation and limits (raising when they are required and missing), then set up."""
@@ -213,6 +234,76 @@ class ProcessBackend:
                     found[exe] = path
         return found
 
+    def _plan_precompiled_headers(self) -> None:
+        """Once: the cache directory (bound into the sandbox) and each build's place in it, named by its
+        key. Anything that fails costs only speed (compiles read the headers as before): logged, not raised."""
+        self._pch_planned = True
+        if not self.options.precompiled_headers:
+            return
+        root = Path(self.options.pch_cache_dir) if self.options.pch_cache_dir else pch.default_cache_root()
+        try:
+            if not root.is_dir():
+                root.mkdir(parents=True)
+                root.chmod(0o755)
+        except OSError as exc:
+            log.warning("sandbox process backend: no precompiled headers: cannot create %s: %s", root, exc)
+            return
+        if self._sandbox_ids is not None and not pch.world_readable(root):
+            # bwrap runs as the sandbox's user: a path it cannot reach would stop the zygote.
+            log.warning("sandbox process backend: %s is not readable by all; no precompiled headers", root)
+            return
+        for language in LANGUAGES:
+            compiler = self._toolchain.get(language.compile[0]) if language.compile else None
+            if not language.precompiled_headers or compiler is None:
+                continue
+            try:
+                self._pch_plan[language.name] = (compiler, root / pch.build_key(language, compiler))
+            except (OSError, subprocess.SubprocessError) as exc:
+                log.warning("sandbox process backend: no precompiled headers for %s: %s", language.name, exc)
+        self._pch_root = root if self._pch_plan else None
+
+    def _build_precompiled_headers(self) -> None:
+        """Each planned build, found valid in the cache or built now (``pch.ensure``)."""
+        assert self._pch_root is not None
+        for name, (compiler, _) in self._pch_plan.items():
+            try:
+                self._pch_dirs[name] = pch.ensure(get_language(name), compiler, self._pch_root)
+            except (OSError, subprocess.SubprocessError) as exc:
+                log.warning("sandbox process backend: no precompiled headers for %s: %s", name, exc)
+
+    async def precompiled_headers_ready(self) -> Mapping[str, Path]:
+        """Wait for the background build that ``start()`` began; the languages whose headers are ready."""
+        if self._pch_build is not None:
+            await asyncio.shield(self._pch_build)
+        return self.pch_dirs
+
+    def _pch_dir(self, language: Language) -> str | None:
+        """Where ``language``'s compiles look for the precompiled headers: its build's directory in the bind,
+        or on the host for unisolated runs. It may not exist yet (being built): g++ then skips it."""
+        planned = self._pch_plan.get(language.name)
+        if planned is None:
+            return None
+        directory = planned[1]
+        return f"{PCH_DIR}/{directory.name}" if self._isolated else str(directory)
+
+    def _toolchain_identity(self, language: Language) -> dict[str, object]:
+        """What the compile cache keys a compiler by: each executable's path, size and mtime, and the
+        precompiled headers' build (their directory name is their key)."""
+        identity = self._toolchain_ids.get(language.name)
+        if identity is None:
+            identity = {}
+            for exe in language.toolchain:
+                path = self._toolchain.get(exe, exe)
+                try:
+                    info = os.stat(path)
+                    identity[exe] = [path, info.st_size, info.st_mtime_ns]
+                except OSError:
+                    identity[exe] = [path, None, None]
+            planned = self._pch_plan.get(language.name)
+            identity["pch"] = planned[1].name if planned is not None else None
+            self._toolchain_ids[language.name] = identity
+        return identity
+
     async def _spawn_zygote(self) -> None:
         assert self._root is not None
         fds: list[int] = []
@@ -225,7 +316,12 @@ class ProcessBackend:
                 binds.append(str(Path(self._python).parent.parent))  # the interpreter's install prefix
             fds = [_memfd("zygote.py", ZYGOTE_SCRIPT.read_bytes()), _memfd("seccomp.bpf", self._seccomp)]
             command = bwrap.outer_command(
-                bwrap_path, python=self._python, zygote_fd=fds[0], seccomp_fd=fds[1], extra_ro_binds=binds
+                bwrap_path,
+                python=self._python,
+                zygote_fd=fds[0],
+                seccomp_fd=fds[1],
+                extra_ro_binds=binds,
+                ro_binds_at={str(self._pch_root): PCH_DIR} if self._pch_root is not None else None,
             )
         else:
             command = [self._python, "-E", "-s", "-B", str(self._zygote_script)]
@@ -320,6 +416,11 @@ class ProcessBackend:
         return self._cgroups
 
     @property
+    def pch_dirs(self) -> Mapping[str, Path]:
+        """Each language's precompiled headers on the host, once built (``precompiled_headers_ready``)."""
+        return dict(self._pch_dirs)
+
+    @property
     def zygote_pid(self) -> int | None:
         """Host pid of the zygote's outermost process: every run is one of its descendants."""
         return self._zygote.pid if self._zygote is not None else None
@@ -343,9 +444,32 @@ class ProcessBackend:
 
     async def _compile(self, prepared: ProcessPrepared, language: Language, limits: Limits) -> ExecResult:
         assert language.compile is not None
-        argv = language.render(language.compile, memory_mb=limits.memory_mb)
-        request = self._request(prepared, argv, RunSpec(limits=limits, writable=True), python_mode=False, collect=True)
-        result, outputs = await self._execute(prepared, request, limits)
+        argv = language.compile_argv(memory_mb=limits.memory_mb, pch_dir=self._pch_dir(language))
+        if self.compile_cache.max_bytes <= 0:
+            result, outputs = await self._compile_now(prepared, argv, limits)
+        else:
+            key = compile_key(language.name, argv, prepared.files, self._toolchain_identity(language))
+            # A GRPO group's copies arrive together: they wait for the first one's compile, then hit.
+            in_flight = self._compiles_in_flight.get(key)
+            if in_flight is not None:
+                await asyncio.shield(in_flight)
+            cached = self.compile_cache.get(key)
+            if cached is not None:
+                prepared.files.update(cached.outputs)
+                # This compile cost nothing: its result says so (its output is the original compile's).
+                return cached.result.model_copy(update={"wall_time_s": 0.0, "cpu_time_s": 0.0})
+            if in_flight is not None or key in self._compiles_in_flight:
+                # The first one failed (failures are not cached): the waiters compile at once, side by side.
+                result, outputs = await self._compile_now(prepared, argv, limits)
+            else:
+                done = self._compiles_in_flight[key] = asyncio.get_running_loop().create_future()
+                try:
+                    result, outputs = await self._compile_now(prepared, argv, limits)
+                    if result.status is ExecStatus.OK:
+                        self.compile_cache.put(key, result, outputs)
+                finally:
+                    del self._compiles_in_flight[key]
+                    done.set_result(None)
         if result.status is ExecStatus.OK:
             prepared.files.update(outputs)
         if result.status in (ExecStatus.OK, ExecStatus.SANDBOX_ERROR):
@@ -360,6 +484,12 @@ class ProcessBackend:
                 "message": why.get(result.status, "compilation failed"),
             }
         )
+
+    async def _compile_now(
+        self, prepared: ProcessPrepared, argv: list[str], limits: Limits
+    ) -> tuple[ExecResult, dict[str, FileEntry]]:
+        request = self._request(prepared, argv, RunSpec(limits=limits, writable=True), python_mode=False, collect=True)
+        return await self._execute(prepared, request, limits)
 
     async def _run(self, prepared: ProcessPrepared, spec: RunSpec) -> ExecResult:
         result, _ = await self._execute(prepared, self._run_request(prepared, spec), spec.limits)
