@@ -1,14 +1,14 @@
 """One cgroup per process-backend run: memory, CPU and processes as one budget for the whole run.
 
-The host (this module, in the service) creates ``<own cgroup>/r1-sandbox-<pid>/<run>`` in every needed
-hierarchy and opens the files the sandbox needs; the open descriptors travel to a supervisor forked
-for the run ahead of time (``_zygote.py``), which joins by writing ``0`` to ``cgroup.procs`` through a
-descriptor opened here, so the sandbox needs no view of ``/sys`` and no rights of its own. Joining a
-cgroup takes a global kernel lock (milliseconds, more under load): done ahead of the request it costs
-the run nothing, and the run's processes are born inside. The run's limits are written when its request
-comes (``RunCgroup.apply``); the supervisor reads CPU usage (it kills the run at its CPU limit, counted for the
-whole tree), peak memory and OOM kills through the others. tmpfs pages the run writes (``/tmp``,
-``/dev/shm``, ``/work``) are charged to its memory cgroup: disk is part of the same budget.
+The host (this module, in the service) creates ``<own cgroup>/r1-sandbox-<pid>-<n>/<run>`` (one base per
+backend) in every needed hierarchy and opens the files the sandbox needs; the open descriptors travel to a
+supervisor forked for the run ahead of time (``_zygote.py``), which joins by writing ``0`` to ``cgroup.procs``
+through a descriptor opened here, so the sandbox needs no view of ``/sys`` and no rights of its own. Joining a
+cgroup takes a global kernel lock (milliseconds, more under load): done ahead of the request it costs the run
+nothing, and the run's processes are born inside. The run's limits are written when its request comes
+(``RunCgroup.apply``); the supervisor reads CPU usage (it kills the run at its CPU limit, counted for the
+whole tree), peak memory and OOM kills through the others. tmpfs pages the run writes (``/tmp``, ``/dev/shm``,
+``/work``) are charged to its memory cgroup: disk is part of the same budget.
 
 - **cgroup v2** (first choice): one directory under the unified hierarchy with ``memory``, ``cpu``,
   ``pids`` enabled in its parent. ``memory.max`` (no swap), ``cpu.max`` (at most ``cpus`` CPUs),
@@ -24,6 +24,7 @@ Without write access to either (not root, no delegation) ``probe`` says why and 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import time
@@ -233,7 +234,7 @@ def _probe_v2(mount: tuple[Path, str], own: str) -> Cgroups:
             leaf.mkdir(exist_ok=True)
             _write(leaf / "cgroup.procs", str(os.getpid()))
             _write(parent / "cgroup.subtree_control", enable)
-        base = parent / f"r1-sandbox-{os.getpid()}"
+        base = parent / _base_name()
         _fresh_dir(base)
         _write(base / "cgroup.subtree_control", enable)
     except OSError as exc:
@@ -243,13 +244,14 @@ def _probe_v2(mount: tuple[Path, str], own: str) -> Cgroups:
 
 def _probe_v1(mounts: dict[str, tuple[Path, str]], own: dict[str, str]) -> Cgroups:
     bases: dict[str, Path] = {}
+    name = _base_name()
     try:
         for controller in V1_CONTROLLERS:
             if controller not in mounts or controller not in own:
                 return Cgroups(reason=f"no cgroup v1 {controller} hierarchy")
             root, mount_root = mounts[controller]
             current = root / _relative(own[controller], mount_root)
-            base = current / f"r1-sandbox-{os.getpid()}"
+            base = current / name
             if base not in bases.values():
                 _fresh_dir(base)
             bases[controller] = base
@@ -299,10 +301,19 @@ def _relative(path: str, mount_root: str) -> str:
     return path.lstrip("/")
 
 
+_bases_made = itertools.count()
+
+
+def _base_name() -> str:
+    """One base per backend, not per process: two backends of one process (a test, a service with a remote
+    and a local sandbox) must not share one, or closing the first removes the second's cgroups."""
+    return f"r1-sandbox-{os.getpid()}-{next(_bases_made)}"
+
+
 def _fresh_dir(base: Path) -> None:
     """Our base directory, and the leftovers of services that died without removing theirs."""
     for stale in base.parent.glob("r1-sandbox-*"):
-        match = re.fullmatch(r"r1-sandbox-(\d+)", stale.name)
+        match = re.fullmatch(r"r1-sandbox-(\d+)(?:-\d+)?", stale.name)
         if match and stale != base and not Path(f"/proc/{match.group(1)}").exists():
             _remove(stale, "v1")
     base.mkdir(exist_ok=True)

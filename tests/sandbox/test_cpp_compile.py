@@ -175,8 +175,7 @@ def test_compile_cache_is_bounded_in_bytes_and_evicts_least_recently_used() -> N
 
 
 class Box:
-    """A started process backend on its own event loop. A second one at once takes ``cgroups="off"``: two
-    backends of one process share its ``r1-sandbox-<pid>`` cgroup, and closing one removes it."""
+    """A started process backend on its own event loop."""
 
     def __init__(self, **options: object) -> None:
         self.runner = asyncio.Runner()

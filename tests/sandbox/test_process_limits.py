@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from sandbox.process import ProcessBackend
+from sandbox.process import ProcessBackend, ProcessOptions
 from sandbox.types import ExecStatus, Limits
 from tests.sandbox.process_support import gather, needs_bwrap, run_program, with_backend
 
@@ -127,3 +129,24 @@ def test_an_honest_program_runs_under_the_cgroup_limits(language: str) -> None:
     status, stdout, message = with_backend(scenario)
     assert status is ExecStatus.OK and stdout in (f"{sum(range(1_000_000))}\n", "42\n")
     assert "per-run cgroup" in message
+
+
+def test_two_backends_of_one_process_keep_their_own_cgroups() -> None:
+    """Closing one backend must not remove the other's cgroups (each has a base of its own)."""
+
+    async def go() -> tuple[bool, ExecStatus, str]:
+        first = ProcessBackend(ProcessOptions(isolation="bwrap", max_concurrency=2))
+        second = ProcessBackend(ProcessOptions(isolation="bwrap", max_concurrency=2))
+        await first.start()
+        await second.start()
+        try:
+            await first.aclose()
+            result = await run_program(second, "print('still here')", limits=Limits(wall_time_s=10))
+            return second.cgroup_support.available, result.status, result.stdout
+        finally:
+            await second.aclose()
+
+    with_cgroups, status, stdout = asyncio.run(go())
+    assert (status, stdout) == (ExecStatus.OK, "still here\n")
+    if not with_cgroups:
+        pytest.skip("no usable cgroups here: the runs above had none to lose")
