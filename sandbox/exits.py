@@ -67,10 +67,13 @@ def classify(facts: ExitFacts, limits: Limits) -> tuple[ExecStatus, str]:
         return ExecStatus.SANDBOX_ERROR, f"could not start the program: {facts.start_error}"
     if facts.killed_for == "wall_time":
         return ExecStatus.TIMEOUT, f"killed at the wall-time limit ({limits.wall_time_s:g} s)"
+    # A launcher shell (kotlinc, scala, ...) reports its child's death by signal N as exit status 128 + N.
+    relayed = facts.exit_code - 128 if sig is None and facts.exit_code is not None and facts.exit_code > 128 else None
     if (
         sig == signal.SIGXCPU
+        or relayed == signal.SIGXCPU
         or facts.killed_for == "cpu_time"
-        or (sig == signal.SIGKILL and facts.cpu_time_s >= cpu_limit * _AT_LIMIT)
+        or (signal.SIGKILL in (sig, relayed) and facts.cpu_time_s >= cpu_limit * _AT_LIMIT)
         or facts.cpu_time_s > cpu_limit * _CPU_OVER
     ):
         return ExecStatus.TIMEOUT, f"killed at the CPU-time limit ({cpu_limit:g} s)"
