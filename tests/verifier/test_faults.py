@@ -93,10 +93,25 @@ def _cmdline(pid: int) -> str:
 
 
 def _kill_tree(pid: int) -> None:
-    """SIGKILL a process and every descendant (as a crash or an OOM kill of the whole container would)."""
-    for victim in [pid, *descendants(pid)]:
-        with suppress(ProcessLookupError):
-            os.kill(victim, signal.SIGKILL)
+    """SIGKILL a process and every descendant at once (as a crash or an OOM kill of the whole container
+    would). Frozen first: killed one by one, a run could die before its server and the server, still
+    scheduled for a moment, answer for it (a 0.0 for a run that "was killed by signal 9")."""
+    victims = [pid, *descendants(pid)]
+    with suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGSTOP)
+    _wait_until(lambda: _state(pid) in ("T", "Z", ""), "the server to stop", 10)  # signals are delivered late
+    for how in (signal.SIGSTOP, signal.SIGKILL):
+        for victim in victims:
+            with suppress(ProcessLookupError):
+                os.kill(victim, how)
+
+
+def _state(pid: int) -> str:
+    """The process's state letter (R, S, T, Z...), empty when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
 
 
 def _math_workers(server_pid: int) -> list[int]:
