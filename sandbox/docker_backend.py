@@ -47,6 +47,7 @@ from sandbox.types import (
     Program,
     RunSpec,
     compile_failure,
+    pair_compile_failure,
 )
 
 __all__ = ["DockerBackend", "DockerOptions", "to_result"]
@@ -435,10 +436,10 @@ class DockerPair:
         return self.peer.compile_result
 
     async def run(self, spec: PairSpec) -> PairResult:
+        failed = pair_compile_failure(self.program.compile_result, self.peer.compile_result)
+        if failed is not None:
+            return failed
         for side in (self.program, self.peer):
-            if side.compile_result is not None and not side.compile_result.ok:
-                failed = compile_failure(side.compile_result)
-                return PairResult(program=failed, peer=failed)
             if side.tainted is not None:
                 tainted = ExecResult(status=ExecStatus.SANDBOX_ERROR, message=side.tainted)
                 return PairResult(program=tainted, peer=tainted)

@@ -53,6 +53,7 @@ from sandbox.types import (
     Program,
     RunSpec,
     compile_failure,
+    pair_compile_failure,
 )
 from sandbox.zygote import Zygote
 
@@ -723,11 +724,8 @@ class ProcessPair:
         return self.peer.compile_result
 
     async def run(self, spec: PairSpec) -> PairResult:
-        for side in (self.program, self.peer):
-            if side.compile_result is not None and not side.compile_result.ok:
-                failed = compile_failure(side.compile_result)
-                return PairResult(program=failed, peer=failed)
-        return await self.backend._run_pair(self, spec)
+        failed = pair_compile_failure(self.program.compile_result, self.peer.compile_result)
+        return failed if failed is not None else await self.backend._run_pair(self, spec)
 
 
 def to_result(report: Mapping[str, Any], limits: Limits, *, address_space_limit: bool = True) -> ExecResult:

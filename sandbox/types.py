@@ -437,6 +437,15 @@ async def execute_pair(backend: Backend, request: PairRequest) -> PairResponse:
         return PairResponse(compile=compiled, peer_compile=peer_compiled, runs=results)
 
 
+def pair_compile_failure(program: ExecResult | None, peer: ExecResult | None) -> PairResult | None:
+    """What a run of a pair reports when either side failed to compile (both sides say so), else None."""
+    for compiled in (program, peer):
+        if compiled is not None and not compiled.ok:
+            failed = compile_failure(compiled)
+            return PairResult(program=failed, peer=failed)
+    return None
+
+
 def not_run(why: str) -> ExecResult:
     """The result of a side that never started because of the sandbox, not the program."""
     return ExecResult(status=ExecStatus.SANDBOX_ERROR, message=f"not run: {why}")
