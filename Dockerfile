@@ -18,6 +18,7 @@ COPY deploy/build-extra/ /tmp/extra/
 COPY pyproject.toml README.md /src/
 COPY verifier /src/verifier
 COPY sandbox /src/sandbox
+COPY r1_failover /src/r1_failover
 COPY trainer /src/trainer
 COPY plugins /src/plugins
 RUN set -eu; \

@@ -8,13 +8,12 @@ reached or answers 5xx is skipped for a while and the request goes to the next. 
 
 from __future__ import annotations
 
-import itertools
-import time
 from collections.abc import Sequence
 
 import httpx
 from pydantic import BaseModel
 
+from r1_failover import Rotation
 from sandbox.errors import InvalidRequest, SandboxUnavailable, UnsupportedLanguage
 from sandbox.types import BackendHealth, ExecRequest, ExecResponse, PairRequest, PairResponse
 
@@ -32,16 +31,8 @@ class SandboxClient:
             timeout=httpx.Timeout(timeout_s, connect=5.0),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )
-        self._turn = itertools.cycle(range(len(self.urls)))
-        self._down_until: dict[str, float] = {}
+        self._rotation = Rotation(self.urls, cooldown_s=COOLDOWN_S)
         self.last_error = ""
-
-    def _order(self) -> list[str]:
-        start = next(self._turn)
-        ordered = self.urls[start:] + self.urls[:start]
-        now = time.monotonic()
-        up = [u for u in ordered if self._down_until.get(u, 0.0) <= now]
-        return up + [u for u in ordered if u not in up]
 
     async def execute(self, request: ExecRequest) -> ExecResponse:
         return ExecResponse.model_validate_json(await self._post("/v1/execute", request))
@@ -51,21 +42,21 @@ class SandboxClient:
 
     async def _post(self, path: str, request: BaseModel) -> bytes:
         errors: list[str] = []
-        for url in self._order():
+        for url in self._rotation.order():
             try:
                 response = await self._client.post(f"{url}{path}", content=wire_body(request),
                                                    headers={"content-type": "application/json"})  # fmt: skip
             except httpx.HTTPError as exc:
                 errors.append(f"{url}: {type(exc).__name__}: {exc}")
-                self._down_until[url] = time.monotonic() + COOLDOWN_S
+                self._rotation.failed(url)
                 continue
             if response.status_code >= 500:
                 errors.append(f"{url}: HTTP {response.status_code} {response.text[:200]}")
-                self._down_until[url] = time.monotonic() + COOLDOWN_S
+                self._rotation.failed(url)
                 continue
             if response.status_code >= 400:
                 raise _request_error(url, response)
-            self._down_until.pop(url, None)
+            self._rotation.succeeded(url)
             self.last_error = ""
             return response.content
         self.last_error = "; ".join(errors)

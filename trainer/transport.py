@@ -5,7 +5,7 @@ Each URL gets one pooled ``verifier.client.VerifierClient``, which already retri
 
 - starts each call at the next URL (round robin), so concurrent chunks spread over the replicas;
 - fails over to the next URL when one stays unreachable or answers a 5xx, and puts that URL at the back of the
-  queue for ``cooldown_s`` seconds, so later batches do not pay its retries again;
+  queue for ``cooldown_s`` seconds, so later batches do not pay its retries again (``r1_failover.Rotation``);
 - raises ``VerifierUnreachableError`` only when every URL failed; a 4xx (an invalid request, an unknown reward)
   is raised at once as ``RemoteRewardError``, since another replica would refuse it the same way.
 
@@ -14,12 +14,11 @@ The pool pickles without its live clients (TRL may pickle reward functions); the
 
 from __future__ import annotations
 
-import itertools
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from r1_failover import Rotation
 from trainer.errors import RemoteRewardError, VerifierUnreachableError
 from verifier.client import VerifierClient, VerifierHTTPError, VerifierUnavailableError
 from verifier.schemas import Item, Params, ProfileInfo, RewardInfo, VerifyResponse, Weights
@@ -53,12 +52,11 @@ class VerifierPool:
     def _init_runtime(self) -> None:
         self._lock = threading.Lock()
         self._clients: dict[str, VerifierClient] = {}
-        self._next = itertools.count()
-        self._down_until: dict[str, float] = {}
+        self._rotation = Rotation(self.urls, cooldown_s=self.cooldown_s)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for key in ("_lock", "_clients", "_next", "_down_until"):
+        for key in ("_lock", "_clients", "_rotation"):
             del state[key]
         return state
 
@@ -90,7 +88,7 @@ class VerifierPool:
 
     def _call(self, fn: Callable[[VerifierClient], T]) -> T:
         last_error: BaseException | None = None
-        for url in self._order():
+        for url in self._rotation.order():
             try:
                 result = fn(self._client(url))
             except VerifierUnavailableError as exc:
@@ -100,21 +98,10 @@ class VerifierPool:
                     raise RemoteRewardError(f"the verifier at {url} refused the batch: {exc}") from exc
                 last_error = exc
             else:
-                with self._lock:
-                    self._down_until.pop(url, None)
+                self._rotation.succeeded(url)
                 return result
-            with self._lock:
-                self._down_until[url] = time.monotonic() + self.cooldown_s
+            self._rotation.failed(url)
         raise VerifierUnreachableError(self.urls, last_error)
-
-    def _order(self) -> list[str]:
-        """Round robin from the next start index, with URLs in cool-down moved to the back."""
-        with self._lock:
-            start = next(self._next) % len(self.urls)
-            now = time.monotonic()
-            rotated = self.urls[start:] + self.urls[:start]
-            healthy = [u for u in rotated if self._down_until.get(u, 0.0) <= now]
-        return healthy + [u for u in rotated if u not in healthy]
 
     def _client(self, url: str) -> VerifierClient:
         with self._lock:

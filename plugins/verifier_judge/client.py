@@ -9,7 +9,6 @@ failed. A 4xx other than 429 is the request's fault and is raised at once as ``J
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from r1_failover import Rotation
 from verifier import Health
 from verifier_judge.errors import JudgeRejected, JudgeUnavailable
 from verifier_judge.metrics import record_call
@@ -24,6 +24,9 @@ from verifier_judge.options import EndpointOptions, ServerOptions
 
 T = TypeVar("T")
 RETRY_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
+# No cool-down: each call starts at the next endpoint in turn, whatever failed before (as this client always
+# did; a cool-down would spare later calls a failing endpoint's retries).
+COOLDOWN_S = 0.0
 
 
 class RateLimiter:
@@ -141,7 +144,6 @@ class ChatClient:
         self.reward = reward  # labels this client's calls in the metrics
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
-        self._next = itertools.count()
         self.endpoints: list[EndpointState] = []
         for endpoint in options.endpoints:
             key = endpoint.api_key or options.api_key
@@ -150,6 +152,8 @@ class ChatClient:
             self.endpoints.append(
                 EndpointState(endpoint, headers, asyncio.Semaphore(endpoint.max_concurrency), limiter)
             )
+        # By index: two endpoints may share a URL (with different keys).
+        self._rotation = Rotation(range(len(self.endpoints)), cooldown_s=COOLDOWN_S)
 
     async def __aenter__(self) -> ChatClient:
         # Fresh semaphores and buckets per opening: asyncio primitives belong to the loop that uses them.
@@ -202,14 +206,16 @@ class ChatClient:
         ``parse(json, endpoint url)`` raises ValueError for a 200 that is not the expected answer."""
         if not self.endpoints:
             raise JudgeUnavailable(f"no endpoints configured ({self.where})")
-        start = next(self._next) % len(self.endpoints)
-        order = self.endpoints[start:] + self.endpoints[:start]
         failures: list[str] = []
-        for endpoint in order:
+        for index in self._rotation.order():
             try:
-                return await self._request_on(endpoint, path, body, parse)
+                reply = await self._request_on(self.endpoints[index], path, body, parse)
             except JudgeUnavailable as exc:
                 failures.append(str(exc))
+                self._rotation.failed(index)
+                continue
+            self._rotation.succeeded(index)
+            return reply
         raise JudgeUnavailable("no endpoint answered: " + "; ".join(failures))
 
     async def _request_on(
