@@ -19,7 +19,6 @@ import os
 import statistics
 import time
 
-from verifier_code.executors import LocalExecutor
 from verifier_code.reward import CodeParams, CodeReward
 
 from sandbox.process import ProcessBackend, ProcessOptions
@@ -56,8 +55,8 @@ def batch(group: int, tests: int) -> list[RewardItem]:
 
 
 async def main(group: int, tests: int, repeat: int) -> None:
-    executor = LocalExecutor(ProcessBackend(ProcessOptions(isolation="bwrap")))
-    await executor.health()
+    executor = ProcessBackend(ProcessOptions(isolation="bwrap"))
+    await executor.start()
     items = batch(group, tests)
     expected = [1.0 if i % 2 == 0 else 0.0 for i in range(group)]
     per_item, cold, warm = [], [], []

@@ -6,7 +6,7 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-from sandbox.types import Backend
+from pydantic import ValidationError
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -32,30 +32,28 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     import uvicorn
 
+    from sandbox.factory import SandboxOptions, make_backend
     from sandbox.service import create_app
 
-    def make_backend() -> Backend:
-        if args.backend == "docker":
-            from sandbox.docker_backend import DockerBackend, DockerOptions
-
-            chosen = {
-                "image": args.image,
-                "base_url": args.docker_url,
-                "warm_containers": args.warm_containers,
-                "max_containers": args.max_concurrency,
-                "max_runs_per_container": args.max_runs_per_container,
+    docker_options = {
+        "image": args.image,
+        "base_url": args.docker_url,
+        "warm_containers": args.warm_containers,
+        "max_runs_per_container": args.max_runs_per_container,
+    }
+    try:
+        options = SandboxOptions.model_validate(
+            {
+                "backend": args.backend,
+                "isolation": args.isolation,
+                "python": args.python,
+                "max_concurrency": args.max_concurrency,
+                "docker": {k: v for k, v in docker_options.items() if v is not None},
             }
-            return DockerBackend(DockerOptions.model_validate({k: v for k, v in chosen.items() if v is not None}))
-        from sandbox.process import ProcessBackend, ProcessOptions
-
-        options = ProcessOptions(isolation=args.isolation, python=args.python)
-        if args.max_concurrency:
-            options = ProcessOptions(
-                isolation=args.isolation, python=args.python, max_concurrency=args.max_concurrency
-            )
-        return ProcessBackend(options)
-
-    uvicorn.run(create_app(make_backend), host=args.host, port=args.port, log_level="warning")
+        )
+    except ValidationError as exc:
+        parser.error(str(exc))
+    uvicorn.run(create_app(lambda: make_backend(options)), host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

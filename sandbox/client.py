@@ -15,12 +15,14 @@ from pydantic import BaseModel
 
 from r1_failover import Rotation
 from sandbox.errors import InvalidRequest, SandboxUnavailable, UnsupportedLanguage
-from sandbox.types import BackendHealth, ExecRequest, ExecResponse, PairRequest, PairResponse
+from sandbox.types import BackendHealth, ExecRequest, ExecResponse, Executor, PairRequest, PairResponse
 
 COOLDOWN_S = 5.0
 
 
-class SandboxClient:
+class SandboxClient(Executor):
+    """The servers at ``urls`` as one ``Executor``."""
+
     name = "remote"
 
     def __init__(self, urls: Sequence[str], *, timeout_s: float = 300.0, max_connections: int = 64) -> None:
@@ -33,6 +35,9 @@ class SandboxClient:
         )
         self._rotation = Rotation(self.urls, cooldown_s=COOLDOWN_S)
         self.last_error = ""
+
+    async def start(self) -> None:
+        """Nothing to start here: the servers run on their own, and ``health`` says which answer."""
 
     async def execute(self, request: ExecRequest) -> ExecResponse:
         return ExecResponse.model_validate_json(await self._post("/v1/execute", request))

@@ -35,6 +35,7 @@ from sandbox.exits import ExitFacts, classify
 from sandbox.languages import LANGUAGES, PCH_DIR, Language, get_language
 from sandbox.types import (
     MAX_FETCH_BYTES,
+    Backend,
     BackendHealth,
     ExecResult,
     ExecStatus,
@@ -65,7 +66,7 @@ _PROBE_LIMITS = Limits(wall_time_s=5.0, memory_mb=128, max_processes=8)
 _MISBEHAVED = {ExecStatus.TIMEOUT, ExecStatus.MEMORY_LIMIT, ExecStatus.OUTPUT_LIMIT, ExecStatus.SANDBOX_ERROR}
 
 
-class DockerBackend:
+class DockerBackend(Backend):
     """Backend ``docker``. Construct (cheap), ``await start()``, ``prepare`` programs, ``await aclose()``."""
 
     name = "docker"

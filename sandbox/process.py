@@ -42,6 +42,7 @@ from sandbox.exits import ExitFacts, KilledFor, classify
 from sandbox.languages import LANGUAGES, PCH_DIR, Language, get_language
 from sandbox.types import (
     MAX_FETCH_BYTES,
+    Backend,
     BackendHealth,
     ExecResult,
     ExecStatus,
@@ -130,7 +131,7 @@ def _memfd(name: str, data: bytes) -> int:
     return fd
 
 
-class ProcessBackend:
+class ProcessBackend(Backend):
     """Runs programs as local processes in bubblewrap namespaces. See the module docstring."""
 
     name = "process"

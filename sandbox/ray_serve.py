@@ -20,15 +20,7 @@ from ray.serve.exceptions import BackPressureError, RayServeException
 
 from sandbox.errors import InvalidRequest, SandboxUnavailable, UnsupportedLanguage
 from sandbox.process import ProcessBackend, ProcessOptions
-from sandbox.types import (
-    BackendHealth,
-    ExecRequest,
-    ExecResponse,
-    PairRequest,
-    PairResponse,
-    execute,
-    execute_pair,
-)
+from sandbox.types import BackendHealth, ExecRequest, ExecResponse, Executor, PairRequest, PairResponse
 
 APP_NAME = "sandbox"
 DEPLOYMENT_NAME = "SandboxReplica"
@@ -50,7 +42,7 @@ class SandboxReplica:
         """``("ok", ExecResponse JSON)``, or ``("invalid" | "unsupported:LANG", message)`` for a bad request."""
         await self._ready()
         try:
-            response = await execute(self.backend, ExecRequest.model_validate_json(request_json))
+            response = await self.backend.execute(ExecRequest.model_validate_json(request_json))
         except UnsupportedLanguage as exc:
             return f"unsupported:{exc.language}", exc.reason
         except InvalidRequest as exc:
@@ -61,7 +53,7 @@ class SandboxReplica:
         """As ``execute``, for a program and its peer (``PairRequest``)."""
         await self._ready()
         try:
-            response = await execute_pair(self.backend, PairRequest.model_validate_json(request_json))
+            response = await self.backend.execute_pair(PairRequest.model_validate_json(request_json))
         except UnsupportedLanguage as exc:
             return f"unsupported:{exc.language}", exc.reason
         except InvalidRequest as exc:
@@ -90,8 +82,8 @@ def build(options: dict[str, Any] | None = None, replicas: int | None = None, **
     return serve.deployment(SandboxReplica).options(**chosen).bind(options or {})
 
 
-class SandboxHandleClient:
-    """The sandbox deployment behind the same ``execute``/``health``/``aclose`` as ``SandboxClient``."""
+class SandboxHandleClient(Executor):
+    """The sandbox deployment as an ``Executor``, like ``SandboxClient`` for ``sandbox serve``."""
 
     name = "ray"
 
@@ -99,6 +91,9 @@ class SandboxHandleClient:
         self.app_name = app_name
         self.deployment_name = deployment_name
         self._handle: Any = None
+
+    async def start(self) -> None:
+        """Nothing to start here: the replicas start their backends; the handle is taken at first use."""
 
     def _get(self) -> Any:
         if self._handle is None:

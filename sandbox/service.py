@@ -40,8 +40,6 @@ from sandbox.types import (
     ExecResponse,
     PairRequest,
     PairResponse,
-    execute,
-    execute_pair,
 )
 
 log = logging.getLogger(__name__)
@@ -110,12 +108,12 @@ def create_app(make_backend: Callable[[], Backend]) -> FastAPI:
     @app.post("/v1/execute")
     async def execute_program(body: ExecRequest, backend: BackendDep) -> ExecResponse:
         """Compile a program once and run it once per run spec."""
-        return await execute(backend, body)
+        return await backend.execute(body)
 
     @app.post("/v1/pair")
     async def pair_programs(body: PairRequest, backend: BackendDep) -> PairResponse:
         """Prepare a program and its peer, each in its own sandbox, and make their paired runs."""
-        return await execute_pair(backend, body)
+        return await backend.execute_pair(body)
 
     @app.get("/v1/health", response_model=BackendHealth)
     async def health(backend: BackendDep) -> JSONResponse:
@@ -151,6 +149,6 @@ def create_app(make_backend: Callable[[], Backend]) -> FastAPI:
     @app.post("/run_code")
     async def run_code(body: RunCodeRequest, backend: BackendDep) -> RunCodeResponse:
         """Run code in SandboxFusion's request and response shape."""
-        return to_run_code_response(await execute(backend, to_exec_request(body)))
+        return to_run_code_response(await backend.execute(to_exec_request(body)))
 
     return app

@@ -10,8 +10,11 @@ program's stdout piped to the peer's stdin and the peer's stdout to the program'
 shared. Interactive problems use it (the peer is the interactor), and so does the code reward's judge
 harness (the peer holds the tests and calls the untrusted program through the pipes).
 
-Every backend (``process``, ``docker``, ``remote``) implements the ``Backend`` protocol below and returns
-the same ``ExecResult`` facts. These models are the wire format of ``sandbox serve`` as well.
+Callers run programs through an ``Executor`` (``execute``, ``execute_pair``, ``health``): every local backend
+(``process``, ``docker``) is one, and so are the clients of remote sandboxes (``SandboxClient`` for
+``sandbox serve``, ``SandboxHandleClient`` for the Ray deployment). A local backend is also a ``Backend``:
+it prepares programs itself (``prepare``, ``prepare_pair``) and executes requests from them. Every one
+returns the same ``ExecResult`` facts. These models are the wire format of ``sandbox serve`` as well.
 """
 
 from __future__ import annotations
@@ -377,27 +380,50 @@ class Prepared(Protocol):
 
 
 @runtime_checkable
-class Backend(Protocol):
-    """What every execution backend provides. Backends are async and safe to share between tasks.
+class Executor(Protocol):
+    """What runs programs for a caller: every local backend, and the clients of remote sandboxes. Async and
+    safe to share between tasks.
 
     Lifecycle: construct (cheap, nothing started) → ``start()`` (pools, zygotes, containers; raises
-    ``SandboxUnavailable`` when the infrastructure is missing) → any number of ``prepare`` / ``run`` →
-    ``aclose()`` (nothing left running afterwards). ``prepare`` raises ``UnsupportedLanguage`` for a
-    language it cannot run and ``SandboxUnavailable`` when it fails as infrastructure; a program that does
-    not compile is a result, not an exception.
+    ``SandboxUnavailable`` when the infrastructure is missing; idempotent, and tried again after a failure,
+    so a caller that calls it before each health check recovers once the infrastructure is back) → any
+    number of ``execute`` / ``execute_pair`` → ``aclose()`` (nothing left running afterwards). Both raise
+    ``UnsupportedLanguage`` for a language that cannot run here, ``InvalidRequest`` for a request that
+    cannot run as asked and ``SandboxUnavailable`` for an infrastructure failure; a program that does not
+    compile, crashes or runs out of time is a result, not an exception.
     """
 
     name: str
 
     async def start(self) -> None: ...
 
-    def prepare(self, program: Program) -> AbstractAsyncContextManager[Prepared]: ...
+    async def execute(self, request: ExecRequest) -> ExecResponse: ...
 
-    def prepare_pair(self, program: Program, peer: Program) -> AbstractAsyncContextManager[PreparedPair]: ...
+    async def execute_pair(self, request: PairRequest) -> PairResponse: ...
 
     async def health(self) -> BackendHealth: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Backend(Executor, Protocol):
+    """An executor that runs programs in this process's host: it prepares each program itself
+    (``prepare`` compiles once, then ``run`` any number of times) and executes requests from that
+    (``execute`` and ``execute_pair`` below, inherited by the backends that subclass it). ``prepare``
+    raises ``UnsupportedLanguage`` for a language it cannot run and ``SandboxUnavailable`` when it fails
+    as infrastructure.
+    """
+
+    def prepare(self, program: Program) -> AbstractAsyncContextManager[Prepared]: ...
+
+    def prepare_pair(self, program: Program, peer: Program) -> AbstractAsyncContextManager[PreparedPair]: ...
+
+    async def execute(self, request: ExecRequest) -> ExecResponse:
+        return await execute(self, request)
+
+    async def execute_pair(self, request: PairRequest) -> PairResponse:
+        return await execute_pair(self, request)
 
 
 async def execute(backend: Backend, request: ExecRequest) -> ExecResponse:

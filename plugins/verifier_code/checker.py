@@ -30,9 +30,8 @@ import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-from sandbox.types import ExecRequest, ExecResponse, ExecResult, ExecStatus, Limits, Program, RunSpec
+from sandbox.types import ExecRequest, ExecResult, ExecStatus, Executor, Limits, Program, RunSpec
 from verifier_code.suite import Checker
 
 CHECKER_FAILED = 3
@@ -87,10 +86,6 @@ class CheckTask:
             data = part.encode("utf-8", "surrogatepass")
             digest.update(len(data).to_bytes(8, "little") + data)
         return digest.hexdigest()
-
-
-class Runner(Protocol):
-    async def execute(self, request: ExecRequest) -> ExecResponse: ...
 
 
 class SandboxFailure(Exception):
@@ -153,7 +148,7 @@ def read_verdict(checker: Checker, result: ExecResult) -> CheckVerdict:
 class CheckerJudge:
     """Runs checkers for a batch of tasks through ``executor`` (see the module docstring for the caching)."""
 
-    def __init__(self, executor: Runner) -> None:
+    def __init__(self, executor: Executor) -> None:
         self.executor = executor
         self._verdicts: OrderedDict[str, CheckVerdict] = OrderedDict()
         self._broken: OrderedDict[str, str] = OrderedDict()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from sandbox.factory import SandboxOptions, make_executor
 from verifier import PluginConfig, PluginError, Reward, hookimpl
-from verifier_code.executors import CodeOptions, make_executor
 from verifier_code.reward import CodeParams, CodeReward
+
+
+class CodeOptions(SandboxOptions):
+    """Plugin options (``plugin_options.code`` in the host settings): where the reward runs programs."""
 
 
 @hookimpl

@@ -15,18 +15,18 @@ import secrets
 import signal
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import ConfigDict, Field, ValidationError
 
 from sandbox.errors import InvalidRequest, SandboxUnavailable, UnsupportedLanguage
 from sandbox.languages import Language, get_language
 from sandbox.types import (
-    BackendHealth,
     ExecRequest,
     ExecResponse,
     ExecResult,
     ExecStatus,
+    Executor,
     Limits,
     PairRequest,
     PairResponse,
@@ -95,16 +95,6 @@ class CodeParams(ReasoningTags):
     )
 
 
-class Executor(Protocol):
-    async def execute(self, request: ExecRequest) -> ExecResponse: ...
-
-    async def execute_pair(self, request: PairRequest) -> PairResponse: ...
-
-    async def health(self) -> BackendHealth: ...
-
-    async def aclose(self) -> None: ...
-
-
 @dataclass
 class Outcome:
     passed: bool
@@ -146,7 +136,7 @@ def _cut(text: str, size: int = EXCERPT) -> str:
 
 
 class CodeReward:
-    """Scores items by running their program; one shared executor (in-process backend or sandbox servers)."""
+    """Scores items by running their program; one shared ``Executor`` (a local backend or a remote sandbox)."""
 
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
@@ -173,6 +163,9 @@ class CodeReward:
 
     async def refresh_health(self) -> Health:
         try:
+            # start() is idempotent and tries again after a failure: an executor whose infrastructure was
+            # missing at startup (no engine, no image) recovers at the next check.
+            await self.executor.start()
             state = await self.executor.health()
         except SandboxUnavailable as exc:
             self._health = Health("down", str(exc))

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 import anyio
 import pytest
-from verifier_code.executors import CodeOptions, make_executor
 from verifier_code.reward import CodeParams, CodeReward
 
 from sandbox.docker_pool import DockerOptions
+from sandbox.factory import SandboxOptions, make_executor
 from tests.sandbox.docker_support import require_docker
 from verifier import RewardItem
 
@@ -83,7 +83,7 @@ def score(reward: CodeReward, programs: Sequence[str]) -> list[float | None]:
 def reward() -> CodeReward:
     require_docker()
     options = DockerOptions(warm_containers=1, max_containers=1, max_runs_per_container=1000)
-    return CodeReward(make_executor(CodeOptions(backend="docker", docker=options)))
+    return CodeReward(make_executor(SandboxOptions(backend="docker", docker=options)))
 
 
 def test_a_hoarded_shared_memory_segment_does_not_cost_the_next_items_an_oom_kill(reward: CodeReward) -> None:

@@ -11,9 +11,9 @@ import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
-from verifier_code.executors import CodeOptions, make_executor
 from verifier_code.reward import CodeParams, CodeReward
 
+from sandbox.factory import SandboxOptions, make_executor
 from sandbox.process import ProcessBackend, ProcessOptions
 from sandbox.service import create_app
 from sandbox.types import ExecRequest, ExecResponse, ExecStatus, Program, RunSpec
@@ -81,7 +81,7 @@ def test_sandboxfusion_compile_error(sandbox_url: str) -> None:
 
 
 def test_code_reward_over_http_with_failover(sandbox_url: str) -> None:
-    executor = make_executor(CodeOptions(backend="remote", urls=["http://127.0.0.1:9", sandbox_url]))
+    executor = make_executor(SandboxOptions(backend="remote", urls=["http://127.0.0.1:9", sandbox_url]))
     reward = CodeReward(executor)
     reference = {"tests": [{"input": "2 3", "output": "5"}, {"input": "7 8", "output": "15"}]}
 

@@ -12,11 +12,11 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from verifier_code.executors import CodeOptions, make_executor
 from verifier_code.reward import CodeParams, CodeReward
 
 from sandbox.docker_backend import DockerBackend
 from sandbox.docker_pool import DockerOptions
+from sandbox.factory import SandboxOptions, make_executor
 from sandbox.process import ProcessBackend, ProcessOptions
 from sandbox.service import create_app
 from sandbox.types import Backend, MiB
@@ -150,11 +150,11 @@ def test_unknown_routes_and_methods_use_the_error_body_and_good_requests_still_r
 def test_the_code_reward_scores_a_batch_with_bad_items_null_and_the_rest_right(backend_name: str) -> None:
     if backend_name == "docker":
         require_docker()
-        options = CodeOptions(backend="docker", docker=DockerOptions(warm_containers=1, max_containers=2))
+        options = SandboxOptions(backend="docker", docker=DockerOptions(warm_containers=1, max_containers=2))
     else:
         if shutil.which("bwrap") is None:
             pytest.skip("bubblewrap is not installed")
-        options = CodeOptions(backend="process", isolation="bwrap")
+        options = SandboxOptions(backend="process", isolation="bwrap")
     reward = CodeReward(make_executor(options))
     good = {"tests": [{"input": "2 3", "output": "5"}]}
     references: list[Any] = [

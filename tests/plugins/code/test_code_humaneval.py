@@ -8,7 +8,6 @@ from typing import Any
 
 import anyio
 import pytest
-from verifier_code.executors import LocalExecutor
 from verifier_code.reward import CodeParams, CodeReward
 
 from sandbox.process import ProcessBackend, ProcessOptions
@@ -23,7 +22,7 @@ pytestmark = [
 
 def score_all(completions: dict[str, str], problems: dict[str, dict[str, Any]]) -> dict[str, Score]:
     async def go() -> dict[str, Score]:
-        reward = CodeReward(LocalExecutor(ProcessBackend(ProcessOptions(isolation="bwrap"))))
+        reward = CodeReward(ProcessBackend(ProcessOptions(isolation="bwrap")))
         async with reward.lifespan():
             items = [
                 RewardItem(

@@ -10,8 +10,8 @@ import anyio
 import pytest
 import verifier_code
 from verifier_code.compare import tokens_match, values_match
-from verifier_code.executors import CodeOptions, LocalExecutor
 from verifier_code.extract import extract_program
+from verifier_code.plugin import CodeOptions
 from verifier_code.reward import CodeParams, CodeReward
 
 from sandbox.languages import get_language
@@ -39,7 +39,7 @@ def fenced(code: str, tag: str = "python") -> str:
 
 def score(completion: str, reference: Any, **params: Any) -> Score:
     async def go() -> Score:
-        reward = CodeReward(LocalExecutor(ProcessBackend(ProcessOptions(isolation="bwrap"))))
+        reward = CodeReward(ProcessBackend(ProcessOptions(isolation="bwrap")))
         async with reward.lifespan():
             item = RewardItem(
                 index=0, completion=completion, reference=reference, params=CodeParams(**params)

@@ -1,32 +1,27 @@
-"""Where the ``code`` reward runs programs: an in-process sandbox backend or remote sandbox servers."""
+"""Options to executor: the one place that builds a sandbox backend or client from settings.
+
+``SandboxOptions`` are the ``code`` reward's plugin options and what ``sandbox serve`` builds from its
+flags. ``make_backend`` builds a local backend (``process``, ``docker``), ``make_executor`` any
+``Executor``: those, or a client of ``sandbox serve`` instances (``remote``) or of the sandbox's Ray Serve
+deployment (``ray``; ``sandbox.ray_serve`` is imported only then: it needs the ``ray`` extra). Nothing
+starts here.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox.client import SandboxClient
 from sandbox.docker_backend import DockerBackend, DockerOptions
 from sandbox.process import ProcessBackend, ProcessOptions
-from sandbox.types import (
-    Backend,
-    BackendHealth,
-    ExecRequest,
-    ExecResponse,
-    PairRequest,
-    PairResponse,
-    execute,
-    execute_pair,
-)
-
-if TYPE_CHECKING:
-    from sandbox.ray_serve import SandboxHandleClient
+from sandbox.types import Backend, Executor
 
 
-class CodeOptions(BaseModel):
-    """Plugin options (``plugin_options.code`` in the host settings)."""
+class SandboxOptions(BaseModel):
+    """Where programs run, and how."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -65,30 +60,8 @@ class CodeOptions(BaseModel):
     ray_app: str = Field("sandbox", description="ray: the Serve application of the sandbox deployment.")
 
 
-class LocalExecutor:
-    """An in-process backend behind the executor interface."""
-
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-
-    async def execute(self, request: ExecRequest) -> ExecResponse:
-        return await execute(self.backend, request)
-
-    async def execute_pair(self, request: PairRequest) -> PairResponse:
-        return await execute_pair(self.backend, request)
-
-    async def health(self) -> BackendHealth:
-        # start() is idempotent for every backend and retries after a failure, so a backend whose
-        # infrastructure was missing at startup (no engine, no image) recovers at the next health check.
-        await self.backend.start()
-        return await self.backend.health()
-
-    async def aclose(self) -> None:
-        await self.backend.aclose()
-
-
-def make_backend(options: CodeOptions) -> Backend:
-    """The in-process backend the options name (``process`` or ``docker``); nothing starts here."""
+def make_backend(options: SandboxOptions) -> Backend:
+    """The local backend the options name (``process`` or ``docker``)."""
     if options.backend == "docker":
         docker_options = options.docker
         if options.max_concurrency is not None:
@@ -99,13 +72,16 @@ def make_backend(options: CodeOptions) -> Backend:
                 }
             )
         return DockerBackend(docker_options)
+    if options.backend != "process":
+        raise ValueError(f"backend {options.backend!r} is not a local backend (process or docker)")
     process_options = ProcessOptions(isolation=options.isolation, python=options.python, cgroups=options.cgroups)
     if options.max_concurrency is not None:
         process_options = dataclasses.replace(process_options, max_concurrency=options.max_concurrency)
     return ProcessBackend(process_options)
 
 
-def make_executor(options: CodeOptions) -> LocalExecutor | SandboxClient | SandboxHandleClient:
+def make_executor(options: SandboxOptions) -> Executor:
+    """The executor the options name; raises ``ValueError`` for options that name no usable one."""
     if options.backend == "ray":
         from sandbox.ray_serve import SandboxHandleClient  # the `ray` extra, only where it is asked for
 
@@ -114,4 +90,4 @@ def make_executor(options: CodeOptions) -> LocalExecutor | SandboxClient | Sandb
         if not options.urls:
             raise ValueError("backend 'remote' needs at least one URL in `urls`")
         return SandboxClient(options.urls, timeout_s=options.request_timeout_s)
-    return LocalExecutor(make_backend(options))
+    return make_backend(options)
