@@ -36,7 +36,7 @@ class PluginInfo:
 class RegisteredReward:
     """A reward with the plugin that supplied it, and the options that plugin was configured with."""
 
-    reward: Reward
+    reward: Reward[BaseModel]  # the host knows a reward's params only as some model, validated by reward.params
     plugin: PluginInfo
     config: PluginConfig | None = None
 

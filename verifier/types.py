@@ -6,9 +6,10 @@ import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias, TypeVar
+from typing import Any, Generic, Literal, TypeAlias, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
+from typing_extensions import TypeVar as DefaultTypeVar  # typing.TypeVar takes no default before 3.13
 
 from verifier.errors import PluginError
 
@@ -17,6 +18,14 @@ Message: TypeAlias = Mapping[str, Any]
 
 Text: TypeAlias = str | Sequence[Message]
 M = TypeVar("M", bound=BaseModel)
+
+P_co = DefaultTypeVar("P_co", bound=BaseModel, covariant=True, default=BaseModel)
+"""The parameter model of the reward an item is scored by. Covariant: an item is read, never written, so a
+``RewardItem[KeywordParams]`` is a ``RewardItem`` (of some model) to a helper that never reads ``params``."""
+
+P = DefaultTypeVar("P", bound=BaseModel, default=Any)
+"""The parameter model of a reward. Its scorer reads it, so a reward is invariant in it; the default is
+``Any`` so that ``list[Reward]`` holds rewards of different models (a plugin's ``register_rewards``)."""
 
 
 def message_text(message: Message) -> str:
@@ -36,17 +45,23 @@ class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _no_params() -> Any:  # Any: the default of an item whose model is not known here (P_co is free)
+    return NoParams()
+
+
 @dataclass(slots=True)  # not frozen: a frozen init costs ~3x, and batches hold thousands (treat as read-only)
-class RewardItem:
+class RewardItem(Generic[P_co]):
     """One completion to score, as one reward sees it.
 
-    ``params`` is already validated against the reward's parameter model. ``scores`` holds the other
-    rewards' verdicts for this item and is filled only for rewards registered with ``reads_scores=True``.
+    ``params`` is already validated against the reward's parameter model: a scorer typed over
+    ``Sequence[RewardItem[KeywordParams]]`` reads ``item.params.case_sensitive`` with no cast. ``scores`` holds
+    the other rewards' verdicts for this item and is filled only for rewards registered with
+    ``reads_scores=True``.
     """
 
     index: int
     completion: Text
-    params: BaseModel = field(default_factory=NoParams)
+    params: P_co = field(default_factory=_no_params)
     prompt: Text | None = None
     reference: Any = None
     id: str | int | None = None
@@ -89,9 +104,10 @@ class Score:
 
 
 ScoreLike: TypeAlias = Score | float | int | None
-BatchScorer: TypeAlias = Callable[
-    [Sequence[RewardItem]], Sequence[ScoreLike] | Awaitable[Sequence[ScoreLike]]
+ScoreFn: TypeAlias = Callable[
+    [Sequence[RewardItem[P]]], Sequence[ScoreLike] | Awaitable[Sequence[ScoreLike]]
 ]
+"""What a reward's ``score`` is: one batch of items in, one result per item out, sync or async."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +119,11 @@ class Health:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Reward:
+class Reward(Generic[P]):
     """A reward a plugin registers.
+
+    Generic over its parameter model: ``Reward(name=..., params=KeywordParams, score=scorer)`` type-checks
+    only when ``scorer`` takes ``Sequence[RewardItem[KeywordParams]]`` (or items of a base of it).
 
     ``score`` receives every item of a batch that asked for this reward, in batch order, and returns one
     result per item (sync or async). A batch may hold several concurrent requests' items (coalesced), each
@@ -119,8 +138,8 @@ class Reward:
 
     name: str
     description: str
-    score: BatchScorer
-    params: type[BaseModel] = NoParams
+    score: ScoreFn[P]
+    params: type[P] = field(default=cast(Any, NoParams))  # Any: NoParams is one model, P may be any
     reads_scores: bool = False
     deterministic: bool = False
     lifespan: Callable[[], AbstractAsyncContextManager[object]] | None = None
