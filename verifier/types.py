@@ -6,7 +6,7 @@ import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeAlias, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict
 from typing_extensions import TypeVar as DefaultTypeVar  # typing.TypeVar takes no default before 3.13
@@ -23,9 +23,8 @@ P_co = DefaultTypeVar("P_co", bound=BaseModel, covariant=True, default=BaseModel
 """The parameter model of the reward an item is scored by. Covariant: an item is read, never written, so a
 ``RewardItem[KeywordParams]`` is a ``RewardItem`` (of some model) to a helper that never reads ``params``."""
 
-P = DefaultTypeVar("P", bound=BaseModel, default=Any)
-"""The parameter model of a reward. Its scorer reads it, so a reward is invariant in it; the default is
-``Any`` so that ``list[Reward]`` holds rewards of different models (a plugin's ``register_rewards``)."""
+P = TypeVar("P", bound=BaseModel)
+"""The parameter model of one reward, which its scorer reads."""
 
 
 def message_text(message: Message) -> str:
@@ -119,11 +118,13 @@ class Health:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Reward(Generic[P]):
+class Reward:
     """A reward a plugin registers.
 
-    Generic over its parameter model: ``Reward(name=..., params=KeywordParams, score=scorer)`` type-checks
-    only when ``scorer`` takes ``Sequence[RewardItem[KeywordParams]]`` (or items of a base of it).
+    ``Reward(name=..., params=KeywordParams, score=scorer)`` type-checks only when ``scorer`` takes
+    ``Sequence[RewardItem[KeywordParams]]`` (or items of a base of that model); without ``params`` its items
+    carry ``NoParams``. Checking happens at the call (the constructor is generic, the class is not), so that a
+    plugin's ``list[Reward]`` holds rewards of different models and each of them is still checked.
 
     ``score`` receives every item of a batch that asked for this reward, in batch order, and returns one
     result per item (sync or async). A batch may hold several concurrent requests' items (coalesced), each
@@ -138,12 +139,43 @@ class Reward(Generic[P]):
 
     name: str
     description: str
-    score: ScoreFn[P]
-    params: type[P] = field(default=cast(Any, NoParams))  # Any: NoParams is one model, P may be any
+    score: ScoreFn[Any]
+    params: type[BaseModel] = NoParams
     reads_scores: bool = False
     deterministic: bool = False
     lifespan: Callable[[], AbstractAsyncContextManager[object]] | None = None
     health: Callable[[], Health] | None = None
+
+    if TYPE_CHECKING:  # the dataclass's own __init__ at run time; for type checkers, these two signatures
+
+        @overload
+        def __init__(
+            self,
+            *,
+            name: str,
+            description: str,
+            score: ScoreFn[NoParams],
+            reads_scores: bool = ...,
+            deterministic: bool = ...,
+            lifespan: Callable[[], AbstractAsyncContextManager[object]] | None = ...,
+            health: Callable[[], Health] | None = ...,
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self,
+            *,
+            name: str,
+            description: str,
+            score: ScoreFn[P],
+            params: type[P],
+            reads_scores: bool = ...,
+            deterministic: bool = ...,
+            lifespan: Callable[[], AbstractAsyncContextManager[object]] | None = ...,
+            health: Callable[[], Health] | None = ...,
+        ) -> None: ...
+
+        def __init__(self, **fields: Any) -> None: ...
 
 
 @dataclass(frozen=True)
