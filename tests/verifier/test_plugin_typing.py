@@ -24,10 +24,14 @@ SAMPLE = ROOT / "tests" / "fixtures" / "sample_plugin"
 PUBLIC = {"verifier", "verifier.testing"}
 
 
-def _documented_plugin() -> str:
+def _documented(first_line: str) -> str:
     blocks = re.findall(r"^```python\n(.*?)^```$", DOC.read_text(), flags=re.MULTILINE | re.DOTALL)
-    [example] = [b for b in blocks if b.startswith("# src/my_rewards/__init__.py\n")]
+    [example] = [b for b in blocks if b.startswith(first_line + "\n")]
     return example
+
+
+def _documented_plugin() -> str:
+    return _documented("# src/my_rewards/__init__.py")
 
 
 def _mutated(example: str, old: str, new: str) -> str:
@@ -43,6 +47,7 @@ def test_the_documented_plugin_and_the_sample_pass_mypy_strict_and_mistakes_do_n
         "wrong_field": _mutated(example, "item.params.case_sensitive", "item.params.no_such_field"),
         "wrong_params": _mutated(example, "params=KeywordParams", "params=BaseModel"),
         "no_params": _mutated(example, "score=Keyword(), params=KeywordParams,", "score=Keyword(),"),
+        "test_documented": _documented("# tests/test_keyword.py"),
     }
     modules |= {path.stem: path.read_text() for path in sorted((SAMPLE / "tests").glob("test_*.py"))}
     for name, source in modules.items():
@@ -76,6 +81,19 @@ def test_every_package_ships_py_typed() -> None:
     assert [p.name for p in packages if not (p / "py.typed").is_file()] == []
     sample_config = tomllib.loads((SAMPLE / "pyproject.toml").read_text())
     assert "py.typed" in sample_config["tool"]["setuptools"]["package-data"]["*"]
+
+
+@pytest.mark.slow
+def test_the_documented_plugin_test_passes(tmp_path: Path) -> None:
+    (tmp_path / "my_rewards.py").write_text(_documented_plugin())
+    (tmp_path / "test_documented.py").write_text(_documented("# tests/test_keyword.py"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, [tmp_path, ROOT, ROOT / "plugins"]))}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error", "test_documented.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in run.stdout, run.stdout
 
 
 @pytest.mark.slow
