@@ -40,6 +40,7 @@ from verifier.verdict_cache import VerdictCache
 
 __all__ = ["Outcome", "PluginError", "PluginHarness", "RequestError", "Sample", "Verdict"]
 
+
 @dataclass(frozen=True, slots=True)
 class Sample:
     """One item to score with one reward: what a client sends as an item of ``/v1/verify``.
@@ -239,4 +240,3 @@ def _outcome(result: ItemResult) -> Outcome:
         advantage=result.advantage,
         versions=result.versions,
     )
-
