@@ -18,6 +18,7 @@ from verifier.types import (
     Reward,
     RewardItem,
     Score,
+    ScoreFn,
     ScoreLike,
     message_text,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "RewardFailure",
     "RewardItem",
     "Score",
+    "ScoreFn",
     "ScoreLike",
     "VerifierError",
     "__version__",

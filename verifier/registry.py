@@ -10,7 +10,8 @@ import importlib.metadata
 import keyword
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,6 +164,21 @@ class RewardRegistry:
         unknown = sorted({n for n in names if n not in self._rewards})
         if unknown:
             raise UnknownRewardError(unknown, self.names())
+
+    @asynccontextmanager
+    async def lifespans(self) -> AsyncIterator[None]:
+        """Every reward's lifespan entered (pools, clients, warm-up), in name order; all exited on leaving. One
+        that fails to start is a ``PluginError`` naming its plugin, once those already started are closed."""
+        async with AsyncExitStack() as stack:
+            for entry in self:
+                if entry.reward.lifespan is not None:
+                    try:
+                        await stack.enter_async_context(entry.reward.lifespan())
+                    except Exception as exc:
+                        raise PluginError(
+                            entry.plugin.name, f"reward {entry.name!r} failed to start: {exc!r}"
+                        ) from exc
+            yield
 
 
 def _as_rewards(plugin: str, result: object) -> Iterator[Reward]:

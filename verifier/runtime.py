@@ -12,7 +12,6 @@ from typing import Literal
 import pluggy
 
 from verifier.coalesce import Coalescer
-from verifier.errors import PluginError
 from verifier.profiles import Profiles
 from verifier.registry import RewardRegistry, create_plugin_manager
 from verifier.schemas import HealthResponse
@@ -66,14 +65,7 @@ async def running(
     registry = build_registry(settings, plugin_manager)
     profiles = Profiles.build(settings.profiles, registry)  # before any pool starts: a bad profile fails fast
     async with AsyncExitStack() as stack:
-        for entry in registry:
-            if entry.reward.lifespan is not None:
-                try:
-                    await stack.enter_async_context(entry.reward.lifespan())
-                except Exception as exc:
-                    raise PluginError(
-                        entry.plugin.name, f"reward {entry.name!r} failed to start: {exc!r}"
-                    ) from exc
+        await stack.enter_async_context(registry.lifespans())
         scorer = BatchScorer(
             registry,
             reward_timeout_s=settings.reward_timeout_s,

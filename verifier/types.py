@@ -6,9 +6,10 @@ import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict
+from typing_extensions import TypeVar as DefaultTypeVar  # typing.TypeVar takes no default before 3.13
 
 from verifier.errors import PluginError
 
@@ -17,6 +18,13 @@ Message: TypeAlias = Mapping[str, Any]
 
 Text: TypeAlias = str | Sequence[Message]
 M = TypeVar("M", bound=BaseModel)
+
+P_co = DefaultTypeVar("P_co", bound=BaseModel, covariant=True, default=BaseModel)
+"""The parameter model of the reward an item is scored by. Covariant: an item is read, never written, so a
+``RewardItem[KeywordParams]`` is a ``RewardItem`` (of some model) to a helper that never reads ``params``."""
+
+P = TypeVar("P", bound=BaseModel)
+"""The parameter model of one reward, which its scorer reads."""
 
 
 def message_text(message: Message) -> str:
@@ -36,17 +44,23 @@ class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _no_params() -> Any:  # Any: the default of an item whose model is not known here (P_co is free)
+    return NoParams()
+
+
 @dataclass(slots=True)  # not frozen: a frozen init costs ~3x, and batches hold thousands (treat as read-only)
-class RewardItem:
+class RewardItem(Generic[P_co]):
     """One completion to score, as one reward sees it.
 
-    ``params`` is already validated against the reward's parameter model. ``scores`` holds the other
-    rewards' verdicts for this item and is filled only for rewards registered with ``reads_scores=True``.
+    ``params`` is already validated against the reward's parameter model: a scorer typed over
+    ``Sequence[RewardItem[KeywordParams]]`` reads ``item.params.case_sensitive`` with no cast. ``scores`` holds
+    the other rewards' verdicts for this item and is filled only for rewards registered with
+    ``reads_scores=True``.
     """
 
     index: int
     completion: Text
-    params: BaseModel = field(default_factory=NoParams)
+    params: P_co = field(default_factory=_no_params)
     prompt: Text | None = None
     reference: Any = None
     id: str | int | None = None
@@ -89,9 +103,10 @@ class Score:
 
 
 ScoreLike: TypeAlias = Score | float | int | None
-BatchScorer: TypeAlias = Callable[
-    [Sequence[RewardItem]], Sequence[ScoreLike] | Awaitable[Sequence[ScoreLike]]
+ScoreFn: TypeAlias = Callable[
+    [Sequence[RewardItem[P]]], Sequence[ScoreLike] | Awaitable[Sequence[ScoreLike]]
 ]
+"""What a reward's ``score`` is: one batch of items in, one result per item out, sync or async."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +121,11 @@ class Health:
 class Reward:
     """A reward a plugin registers.
 
+    ``Reward(name=..., params=KeywordParams, score=scorer)`` type-checks only when ``scorer`` takes
+    ``Sequence[RewardItem[KeywordParams]]`` (or items of a base of that model); without ``params`` its items
+    carry ``NoParams``. Checking happens at the call (the constructor is generic, the class is not), so that a
+    plugin's ``list[Reward]`` holds rewards of different models and each of them is still checked.
+
     ``score`` receives every item of a batch that asked for this reward, in batch order, and returns one
     result per item (sync or async). A batch may hold several concurrent requests' items (coalesced), each
     with its own params: score each item on its own. ``lifespan``, if given, is entered when the host starts
@@ -119,12 +139,43 @@ class Reward:
 
     name: str
     description: str
-    score: BatchScorer
+    score: ScoreFn[Any]
     params: type[BaseModel] = NoParams
     reads_scores: bool = False
     deterministic: bool = False
     lifespan: Callable[[], AbstractAsyncContextManager[object]] | None = None
     health: Callable[[], Health] | None = None
+
+    if TYPE_CHECKING:  # the dataclass's own __init__ at run time; for type checkers, these two signatures
+
+        @overload
+        def __init__(
+            self,
+            *,
+            name: str,
+            description: str,
+            score: ScoreFn[NoParams],
+            reads_scores: bool = ...,
+            deterministic: bool = ...,
+            lifespan: Callable[[], AbstractAsyncContextManager[object]] | None = ...,
+            health: Callable[[], Health] | None = ...,
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self,
+            *,
+            name: str,
+            description: str,
+            score: ScoreFn[P],
+            params: type[P],
+            reads_scores: bool = ...,
+            deterministic: bool = ...,
+            lifespan: Callable[[], AbstractAsyncContextManager[object]] | None = ...,
+            health: Callable[[], Health] | None = ...,
+        ) -> None: ...
+
+        def __init__(self, **fields: Any) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -184,7 +184,7 @@ class CodeReward:
 
     # ------------------------------------------------------------------ scoring
 
-    async def __call__(self, items: Sequence[RewardItem]) -> list[Score]:
+    async def __call__(self, items: Sequence[RewardItem[CodeParams]]) -> list[Score]:
         """All items' programs run concurrently; then every checker run of the batch, grouped by checker
         (one compile per distinct checker); then each item's score."""
         jobs = [self._job(item) for item in items]
@@ -193,12 +193,12 @@ class CodeReward:
         await self._check([job for job in runnable if job.final is None and job.checks])
         return [job if isinstance(job, Score) else job.final or self._verdict(job) for job in jobs]
 
-    async def score_one(self, item: RewardItem) -> Score:
+    async def score_one(self, item: RewardItem[CodeParams]) -> Score:
         [result] = await self([item])
         return result
 
-    def _job(self, item: RewardItem) -> Job | Score:
-        params = item.params if isinstance(item.params, CodeParams) else CodeParams()
+    def _job(self, item: RewardItem[CodeParams]) -> Job | Score:
+        params = item.params
         try:
             suite = parse_reference(item.reference)
             language = get_language(params.language)

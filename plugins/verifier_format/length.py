@@ -76,8 +76,8 @@ class OverlongParams(_LengthParams):
 class SoftOverlong:
     """DAPO (Yu et al., 2025): 0 up to L_max - L_cache, then linearly down to -1 at L_max, -1 beyond."""
 
-    def __call__(self, items: Sequence[RewardItem]) -> list[Score]:
-        return [self._one(item, item.params) for item in items]  # type: ignore[arg-type]
+    def __call__(self, items: Sequence[RewardItem[OverlongParams]]) -> list[Score]:
+        return [self._one(item, item.params) for item in items]
 
     def _one(self, item: RewardItem, params: OverlongParams) -> Score:
         measured = measure(item, params.unit)
@@ -126,8 +126,8 @@ class CosineLength:
     completion cut off mid-thought has thought long and answered nothing).
     """
 
-    def __call__(self, items: Sequence[RewardItem]) -> list[Score]:
-        return [self._one(item, item.params) for item in items]  # type: ignore[arg-type]
+    def __call__(self, items: Sequence[RewardItem[CosineParams]]) -> list[Score]:
+        return [self._one(item, item.params) for item in items]
 
     def _one(self, item: RewardItem, params: CosineParams) -> Score:
         if params.verdict_reward not in item.scores:

@@ -53,8 +53,8 @@ class TagCountParams(_TagParams):
 class FormatReward:
     """1.0 for exactly one reasoning block at the start, then a visible answer; else 0.0 with a reason."""
 
-    def __call__(self, items: Sequence[RewardItem]) -> list[Score]:
-        return [self._one(item, item.params) for item in items]  # type: ignore[arg-type]
+    def __call__(self, items: Sequence[RewardItem[FormatParams]]) -> list[Score]:
+        return [self._one(item, item.params) for item in items]
 
     def _one(self, item: RewardItem, params: FormatParams) -> Score:
         reason = check_format(item.completion_text, params)
@@ -141,8 +141,8 @@ class TagCount:
     scores 0.0.
     """
 
-    def __call__(self, items: Sequence[RewardItem]) -> list[Score]:
-        return [self._one(item, item.params) for item in items]  # type: ignore[arg-type]
+    def __call__(self, items: Sequence[RewardItem[TagCountParams]]) -> list[Score]:
+        return [self._one(item, item.params) for item in items]
 
     def _one(self, item: RewardItem, params: TagCountParams) -> Score:
         text = item.completion_text

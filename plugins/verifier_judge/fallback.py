@@ -56,11 +56,11 @@ class JudgeFallback:
             return Score(value, base | {"decided_by": "rule"})
         return None
 
-    async def __call__(self, items: Sequence[RewardItem]) -> list[Score]:
+    async def __call__(self, items: Sequence[RewardItem[JudgeFallbackParams]]) -> list[Score]:
         out: list[Score | None] = []
         jobs: list[tuple[RewardItem, JudgeFallbackParams]] = []
         for item in items:
-            params = item.params if isinstance(item.params, JudgeFallbackParams) else JudgeFallbackParams()
+            params = item.params
             settled = self._by_rule(item, params)
             out.append(settled)
             if settled is None:

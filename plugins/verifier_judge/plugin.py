@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from pydantic import field_validator
 
 from verifier import PluginConfig, PluginError, Reward, hookimpl
@@ -11,8 +13,10 @@ from verifier_judge.reward import JudgeReward
 from verifier_judge.reward_model import RewardModelParams, RewardModelReward
 from verifier_judge.templates import build_templates
 
+J = TypeVar("J", bound=JudgeParams)
 
-def params_for(template_names: list[str], base: type[JudgeParams] = JudgeParams) -> type[JudgeParams]:
+
+def params_for(template_names: list[str], base: type[J]) -> type[J]:
     """``base`` params that accept only the configured template names (an unknown one is a 422)."""
     allowed = frozenset(template_names)
 
@@ -46,7 +50,7 @@ def register_rewards(config: PluginConfig) -> list[Reward]:
             name="judge",
             description="An LLM judge's 1-10 grade of the final answer against a rubric template, mapped to [0, 1]",
             score=scorer,
-            params=params_for(sorted(templates)),
+            params=params_for(sorted(templates), JudgeParams),
             lifespan=scorer.lifespan,
             health=scorer.health,
         ),

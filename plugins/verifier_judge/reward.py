@@ -143,6 +143,6 @@ class JudgeReward(ServedReward):
             for plan in plans
         ]
 
-    async def __call__(self, items: Sequence[RewardItem]) -> list[Score]:
-        jobs = [(item, item.params if isinstance(item.params, JudgeParams) else JudgeParams()) for item in items]
+    async def __call__(self, items: Sequence[RewardItem[JudgeParams]]) -> list[Score]:
+        jobs = [(item, item.params) for item in items]
         return await self.judge(jobs, self.options.default_template)

@@ -96,11 +96,11 @@ class RewardModelReward(ServedReward):
         self.cache.put(key, {"value": value, "details": details})
         return Score(value, base | details | {"cached": False})
 
-    async def __call__(self, items: Sequence[RewardItem]) -> list[Score]:
+    async def __call__(self, items: Sequence[RewardItem[RewardModelParams]]) -> list[Score]:
         jobs: dict[str, tuple[list[dict[str, Any]], str]] = {}
         keys: list[str | Score] = []
         for item in items:
-            params = item.params if isinstance(item.params, RewardModelParams) else RewardModelParams()
+            params = item.params
             answer, source = judged_text(item.completion_text, params, params.judge_reasoning)
             if answer is None:  # the reasoning never ended: no answer to score, nothing sent
                 keys.append(Score(0.0, {"answer_source": source, "not_judged": "unfinished_reasoning"}))

@@ -87,10 +87,10 @@ class Reader:
         self.detector = detector
         self.seed = seed
 
-    def measure_all(self, items: Sequence[RewardItem]) -> list[Measurement]:
+    def measure_all(self, items: Sequence[RewardItem[LanguageParams]]) -> list[Measurement]:
         detector = get_detector(self.detector, self.seed)
         prompt_cache: _PromptCache = {}  # a GRPO group shares one prompt
-        return [self._measure(item, item.params, detector, prompt_cache) for item in items]  # type: ignore[arg-type]
+        return [self._measure(item, item.params, detector, prompt_cache) for item in items]
 
     def _measure(self, item: RewardItem, params: LanguageParams, detector: Detector,
                  prompt_cache: _PromptCache) -> Measurement:
@@ -124,8 +124,8 @@ class Reader:
 class LanguageReward(Reader):
     """Score in [0, 1]: counted words of the reasoning in the target language / all counted words."""
 
-    def __call__(self, items: Sequence[RewardItem]) -> list[Score]:
-        return [self._score(m, item.params) for m, item in zip(self.measure_all(items), items, strict=True)]  # type: ignore[arg-type]
+    def __call__(self, items: Sequence[RewardItem[LanguageParams]]) -> list[Score]:
+        return [self._score(m, item.params) for m, item in zip(self.measure_all(items), items, strict=True)]
 
     def _score(self, measurement: Measurement, params: LanguageParams) -> Score:
         details = measurement.details(self.detector)

@@ -123,10 +123,10 @@ def run_checks(measurement: Measurement, params: ReadabilityParams) -> dict[str,
 class ReadabilityReward(Reader):
     """1.0 when the reasoning passes every enabled check, else 0.0; ``details`` says which failed."""
 
-    def __call__(self, items: Sequence[RewardItem]) -> list[Score]:
+    def __call__(self, items: Sequence[RewardItem[ReadabilityParams]]) -> list[Score]:
         scores = []
         for measurement, item in zip(self.measure_all(items), items, strict=True):
-            checks = run_checks(measurement, item.params)  # type: ignore[arg-type]
+            checks = run_checks(measurement, item.params)
             failed = [name for name, check in checks.items() if not check["passed"]]
             details = {"passed": not failed, "failed": failed, "checks": checks,
                        "language": measurement.details(self.detector)}

@@ -76,11 +76,11 @@ class MathReward:
         """The running pool (``None`` outside the lifespan)."""
         return self._pool
 
-    async def __call__(self, items: Sequence[RewardItem]) -> list[Score]:
+    async def __call__(self, items: Sequence[RewardItem[MathParams]]) -> list[Score]:
         return list(await asyncio.gather(*(self._score(item) for item in items)))
 
-    async def _score(self, item: RewardItem) -> Score:
-        params = item.params if isinstance(item.params, MathParams) else MathParams()
+    async def _score(self, item: RewardItem[MathParams]) -> Score:
+        params = item.params
         gold = item.reference
         if gold is None:
             return Score(

@@ -128,7 +128,8 @@ def test_missing_image_or_engine_is_null_with_error_and_down(docker_options: dic
         assert reward.lifespan is not None
         async with reward.lifespan():
             items = [
-                RewardItem(index=i, completion=fenced("print(3)"), reference=ADD_STDIO) for i in range(2)
+                RewardItem(index=i, completion=fenced("print(3)"), reference=ADD_STDIO, params=reward.params())
+                for i in range(2)
             ]
             result = reward.score(items)
             return only_scores(await result if inspect.isawaitable(result) else result)
