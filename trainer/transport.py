@@ -21,7 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from trainer.errors import RemoteRewardError, VerifierUnreachableError
-from verifier.client import VerifierClient, VerifierHTTPError, VerifierUnavailableError
+from verifier.client import VerifierClient
+from verifier.errors import VerifierHTTPError, VerifierUnavailableError
 from verifier.schemas import Item, Params, ProfileInfo, RewardInfo, VerifyResponse, Weights
 
 T = TypeVar("T")

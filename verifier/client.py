@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import orjson
 
-from verifier.errors import VerifierError
+from verifier.errors import VerifierHTTPError, VerifierUnavailableError
 from verifier.schemas import (
     HealthResponse,
     Item,
@@ -34,23 +34,6 @@ from verifier.schemas import (
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
-
-
-class VerifierHTTPError(VerifierError):
-    """The verifier answered with an error (after retries, for retryable ones)."""
-
-    def __init__(
-        self, status: int, type_: str, message: str, details: Mapping[str, Any] | None = None
-    ) -> None:
-        super().__init__(f"HTTP {status} {type_}: {message}")
-        self.status = status
-        self.type = type_
-        self.message = message
-        self.details = dict(details or {})
-
-
-class VerifierUnavailableError(VerifierError):
-    """The verifier could not be reached (after retries)."""
 
 
 def encode_verify(

@@ -28,15 +28,11 @@ from dataclasses import dataclass, field
 import anyio
 from anyio.abc import TaskGroup
 
-from verifier.errors import VerifierError
+from verifier.errors import BatchFailedError
 from verifier.schemas import VerifyRequest, VerifyResponse
 from verifier.scoring import BatchScorer, ItemPlan, ScoringObserver
 
 log = logging.getLogger(__name__)
-
-
-class BatchFailedError(VerifierError):
-    """A shared batch failed outside any reward (a bug, not a request's fault); its requests get a 500."""
 
 
 @dataclass(eq=False)

@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from verifier.client import DEFAULT_URL, AsyncVerifierClient, VerifierClient
-from verifier.errors import VerifierError
+from verifier.errors import UnscoredError
 from verifier.schemas import Item, ItemResult, parse_weights
 
 DEFAULT_REWARDS = {"math": 1.0}
@@ -47,10 +47,6 @@ DEFAULT_REWARDS = {"math": 1.0}
 _clients: dict[tuple[str, str | None], VerifierClient] = {}
 _async_clients: dict[tuple[str, str | None, int], tuple[asyncio.AbstractEventLoop, AsyncVerifierClient]] = {}
 _clients_lock = threading.Lock()
-
-
-class UnscoredError(VerifierError):
-    """The verifier returned no reward for a sample (see the result's errors)."""
 
 
 def compute_score(

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 import verifier.verl
 from tests.verifier import plugins_for_tests
-from verifier.client import VerifierHTTPError
+from verifier.errors import VerifierHTTPError
 from verifier.http import create_app
 from verifier.registry import create_plugin_manager
 from verifier.settings import Settings

@@ -16,7 +16,8 @@ import pytest
 from fastapi import FastAPI, Request, Response
 
 from tests.verifier import plugins_for_tests
-from verifier.client import AsyncVerifierClient, VerifierClient, VerifierHTTPError, VerifierUnavailableError
+from verifier.client import AsyncVerifierClient, VerifierClient
+from verifier.errors import VerifierHTTPError, VerifierUnavailableError
 from verifier.http import create_app
 from verifier.registry import create_plugin_manager
 from verifier.settings import Settings

@@ -24,7 +24,8 @@ from ray import serve
 from ray.exceptions import ActorDiedError, ActorUnavailableError
 from ray.serve.exceptions import BackPressureError
 
-from verifier.client import RETRY_STATUSES, VerifierHTTPError, VerifierUnavailableError, encode_verify
+from verifier.client import RETRY_STATUSES, encode_verify
+from verifier.errors import VerifierHTTPError, VerifierUnavailableError
 from verifier.rayserve.deployment import APP_NAME, DEPLOYMENT_NAME
 from verifier.schemas import ErrorResponse, Item, Params, VerifyResponse, Weights
 

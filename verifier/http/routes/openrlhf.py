@@ -15,7 +15,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from verifier.errors import InvalidRequestError, RequestError
+from verifier.errors import InvalidRequestError, UnscoredError
 from verifier.http.admission import Admission
 from verifier.http.auth import KeyChecker
 from verifier.http.body import declared_length, parse_body, read_body
@@ -40,11 +40,6 @@ class OpenRLHFResponse(BaseModel):
     rewards: list[float] = Field(description="the weighted reward per query")
     scores: list[float] = Field(description="reward / total weight, clamped to [0, 1]")
     extra_logs: dict[str, list[float]] = Field(description="each reward's score per query, and unscored flags")
-
-
-class UnscoredError(RequestError):
-    status = 502
-    type = "unscored_items"
 
 
 class OpenRLHFQuery(BaseModel):
