@@ -12,6 +12,7 @@ from verifier.metrics import plugin_metric
 from verifier.reasoning import ReasoningSplit, ReasoningTags, split_reasoning
 from verifier.types import (
     Health,
+    HealthStatus,
     Message,
     NoParams,
     PluginConfig,
@@ -26,6 +27,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Health",
+    "HealthStatus",
     "Message",
     "NoParams",
     "PluginConfig",

@@ -7,6 +7,8 @@ from typing import Any, Literal, Required, TypeAlias
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
+from verifier.types import HealthStatus
+
 
 class ChatMessage(TypedDict, total=False):
     """An OpenAI / TRL conversational message. Content is text or a list of typed parts."""
@@ -142,5 +144,5 @@ class ErrorResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    status: Literal["ok", "degraded", "down"]
+    status: HealthStatus
     rewards: dict[str, dict[str, str]] = Field(default_factory=dict)

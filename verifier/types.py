@@ -94,11 +94,15 @@ BatchScorer: TypeAlias = Callable[
 ]
 
 
+HealthStatus: TypeAlias = Literal["ok", "degraded", "down"]
+"""A health state: ``ok``, ``degraded`` (still serves, says why) or ``down`` (does not serve)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Health:
     """What ``/readyz`` reports for one reward. ``degraded`` still serves (say why); ``down`` does not."""
 
-    status: Literal["ok", "degraded", "down"] = "ok"
+    status: HealthStatus = "ok"
     message: str = ""
 
 
