@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 import httpx
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from verifier.errors import VerifierHTTPError, VerifierUnavailableError
 from verifier.schemas import (
@@ -37,6 +38,18 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 _Model = TypeVar("_Model", bound=BaseModel)
+
+
+class ClientSettings(BaseSettings):
+    """Where a trainer-side integration (``verifier.verl``) reaches the verifier, from ``VERIFIER_URL``,
+    ``VERIFIER_REWARDS``, ``VERIFIER_PROFILE`` and ``VERIFIER_API_KEY``; the caller's own arguments beat them."""
+
+    model_config = SettingsConfigDict(env_prefix="VERIFIER_", extra="ignore")
+
+    url: str = DEFAULT_URL
+    rewards: str | None = None
+    profile: str | None = None
+    api_key: SecretStr | None = None
 
 
 def encode_verify(
