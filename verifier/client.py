@@ -21,6 +21,7 @@ import orjson
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from verifier.advantages import ScaleRewards
 from verifier.errors import VerifierHTTPError, VerifierUnavailableError
 from verifier.schemas import (
     HealthResponse,
@@ -57,7 +58,7 @@ def encode_verify(
     rewards: Weights | None = None,
     params: Params | None = None,
     group_size: int | None = None,
-    scale_rewards: str = "group",
+    scale_rewards: ScaleRewards = "group",
     profile: str | None = None,
     cache: bool = True,
 ) -> bytes:
@@ -157,7 +158,7 @@ class VerifierClient(_Base):
         rewards: Weights | None = None,
         params: Params | None = None,
         group_size: int | None = None,
-        scale_rewards: str = "group",
+        scale_rewards: ScaleRewards = "group",
         profile: str | None = None,
         cache: bool = True,
     ) -> VerifyResponse:
@@ -234,7 +235,7 @@ class AsyncVerifierClient(_Base):
         rewards: Weights | None = None,
         params: Params | None = None,
         group_size: int | None = None,
-        scale_rewards: str = "group",
+        scale_rewards: ScaleRewards = "group",
         profile: str | None = None,
         cache: bool = True,
     ) -> VerifyResponse:

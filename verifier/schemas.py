@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Required, TypeAlias
+from typing import Any, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
-from typing_extensions import TypedDict
 
+from verifier.advantages import ScaleRewards
+from verifier.messages import Message
 from verifier.types import HealthStatus
-
-
-class ChatMessage(TypedDict, total=False):
-    """An OpenAI / TRL conversational message. Content is text or a list of typed parts."""
-
-    role: Required[str]
-    content: str | list[dict[str, Any]] | None
-
 
 Weights: TypeAlias = list[str] | dict[str, float]
 """Rewards to compute: a list of names (weight 1 each) or a mapping of name to weight."""
@@ -46,10 +39,10 @@ class Item(_Strict):
     """One completion to score."""
 
     id: str | int | None = Field(default=None, description="echoed back in the result")
-    prompt: str | list[ChatMessage] | None = Field(
+    prompt: str | list[Message] | None = Field(
         default=None, description="the prompt: text or chat messages"
     )
-    completion: str | list[ChatMessage] = Field(description="the model's output: text or chat messages")
+    completion: str | list[Message] = Field(description="the model's output: text or chat messages")
     rewards: Weights | None = Field(default=None, description="overrides the request's rewards for this item")
     reference: Any = Field(
         default=None, description="the gold answer, the tests...: whatever the reward needs"
@@ -75,7 +68,7 @@ class VerifyRequest(_Strict):
     group_size: int | None = Field(
         default=None, ge=1, description="consecutive items form GRPO groups of this size; adds advantages"
     )
-    scale_rewards: Literal["group", "batch", "none"] = Field(
+    scale_rewards: ScaleRewards = Field(
         default="group", description="how advantages are scaled, as TRL's GRPOConfig.scale_rewards"
     )
     cache: bool = Field(

@@ -11,9 +11,7 @@ from typing import Any, Literal, TypeAlias, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from verifier.errors import PluginError
-
-Message: TypeAlias = Mapping[str, Any]
-"""A chat message as trainers send it: ``{"role": ..., "content": ...}`` (OpenAI / TRL conversational)."""
+from verifier.messages import Message
 
 Text: TypeAlias = str | Sequence[Message]
 M = TypeVar("M", bound=BaseModel)
