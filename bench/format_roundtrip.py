@@ -26,6 +26,7 @@ from verifier.registry import RewardRegistry, create_plugin_manager
 from verifier.schemas import VerifyRequest
 from verifier.scoring import BatchScorer
 from verifier.types import RewardItem
+from verifier.wire import score_request
 
 WORDS = [
     "so",
@@ -88,7 +89,7 @@ def main() -> None:
     body = {"rewards": ["format"], "items": [{"completion": t} for t in texts]}
 
     def core() -> object:
-        return anyio.run(scorer.score, VerifyRequest.model_validate(body))
+        return anyio.run(scorer.score, score_request(VerifyRequest.model_validate(body)))
 
     print(f"format rewards, {args.items} items, {chars / args.items:.0f} chars each on average; {machine()}")
     base = timed(lambda: reward(reward_items), args.repeats)

@@ -29,6 +29,7 @@ from bench._common import machine, verifier_server
 from verifier.runtime import running
 from verifier.schemas import VerifyRequest
 from verifier.settings import Settings
+from verifier.wire import score_request, verify_response
 
 PLUGINS = ["format", "math", "language", "code"]
 PLUGIN_OPTIONS: dict[str, dict[str, Any]] = {}
@@ -163,7 +164,7 @@ async def in_process(args: argparse.Namespace, duration_s: float) -> tuple[Tally
     async with running(settings) as runtime:
 
         async def score(batch: dict[str, Any]) -> list[dict[str, Any]]:
-            response = await runtime.scorer.score(VerifyRequest.model_validate(batch))
+            response = verify_response(await runtime.scorer.score(score_request(VerifyRequest.model_validate(batch))))
             return [r.model_dump() for r in response.results]
 
         warm_rng = random.Random(-1)

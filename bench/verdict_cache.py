@@ -39,6 +39,7 @@ from bench.math_throughput import build_mix
 from verifier.runtime import Runtime, running
 from verifier.schemas import VerifyRequest
 from verifier.settings import Settings
+from verifier.wire import score_request, verify_response
 
 ECHO_TWICE = {"tests": [{"input": "21\n", "output": "42\n"}, {"input": "2\n", "output": "4\n"}]}
 
@@ -118,7 +119,7 @@ async def run_once(runtime: Runtime, request: VerifyRequest, clear: bool) -> Run
     before = cache.stats()
     cpu = tree_cpu_s()
     started = time.perf_counter()
-    response = await runtime.scorer.score(runtime.profiles.resolve(request))
+    response = verify_response(await runtime.scorer.score(score_request(runtime.profiles.resolve(request))))
     wall = time.perf_counter() - started
     cpu = tree_cpu_s() - cpu
     after = cache.stats()

@@ -10,7 +10,9 @@
           └── UnsupportedLanguage  no such language, or its toolchain is absent on this backend
 
 Untrusted code that crashes, times out or floods its output is NOT an exception: it is an ``ExecResult``
-with the matching status. Exceptions here are about the sandbox itself.
+with the matching status. Exceptions here are about the sandbox itself, and they are all of the package's:
+docker's and requests' exceptions become ``SandboxUnavailable`` in the docker pool and channel, httpx's in the
+sandbox client; a missing bubblewrap, seccomp or zygote in the process backend.
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ from sandbox.types import (
     BackendHealth,
     ExecResult,
     ExecStatus,
+    HealthStatus,
     Limits,
     PairResult,
     PairSpec,
@@ -392,7 +393,7 @@ class ProcessBackend(Backend):
             f"bubblewrap namespaces + seccomp, read-only root, a fresh tmpfs per run; {limits}; "
             f"python {self._zygote.info.get('python', '?')}"
         )
-        status: Literal["ok", "degraded"] = "ok" if self._cgroups.available else "degraded"
+        status: HealthStatus = "ok" if self._cgroups.available else "degraded"
         return BackendHealth(status=status, backend=self.name, isolated=True, message=message, languages=languages)
 
     async def _probe(self) -> str:

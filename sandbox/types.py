@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, TypeAlias, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -272,12 +272,16 @@ class ExecResponse(BaseModel):
     runs: list[ExecResult]
 
 
+HealthStatus: TypeAlias = Literal["ok", "degraded", "down"]
+"""A backend's state: ``ok``, ``degraded`` (runs programs, says what is wrong) or ``down`` (runs none)."""
+
+
 class BackendHealth(BaseModel):
     """A backend's own view of itself. ``degraded`` still runs programs (e.g. without isolation: say so)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    status: Literal["ok", "degraded", "down"]
+    status: HealthStatus
     backend: str
     isolated: bool = Field(
         description="True when untrusted code cannot reach the host (namespaces/containers)."

@@ -39,14 +39,12 @@ from typing import Any, TextIO
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from trainer.errors import RecipeError, TrainerError
+from trainer.errors import RecipeError, SamplingUnavailableError
 from trainer.transport import VerifierPool
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
-class SamplingUnavailableError(TrainerError):
-    """The policy endpoint did not answer (connection errors, timeouts, 429 or 5xx after retries)."""
 
 
 class TaskRules(BaseModel):

@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 
 from r1_failover import Rotation
 from trainer.errors import RemoteRewardError, VerifierUnreachableError
-from verifier.client import VerifierClient, VerifierHTTPError, VerifierUnavailableError
+from verifier.client import VerifierClient
+from verifier.errors import VerifierHTTPError, VerifierUnavailableError
 from verifier.schemas import Item, Params, ProfileInfo, RewardInfo, VerifyResponse, Weights
 
 T = TypeVar("T")

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from verifier.errors import PluginError, RewardFailure, VerifierError
 from verifier.hookspecs import hookimpl
+from verifier.messages import Message
 from verifier.metrics import plugin_metric
 from verifier.reasoning import ReasoningSplit, ReasoningTags, split_reasoning
 from verifier.types import (
     Health,
-    Message,
+    HealthStatus,
     NoParams,
     PluginConfig,
     Reward,
@@ -27,6 +28,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Health",
+    "HealthStatus",
     "Message",
     "NoParams",
     "PluginConfig",

@@ -24,6 +24,7 @@ from verifier.reverify import Comparison, Stored, change_rows, read_stored, summ
 from verifier.runtime import build_registry, running
 from verifier.schemas import Item, ItemResult, VerifyRequest
 from verifier.settings import Settings, load_settings
+from verifier.wire import score_request, verify_response
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -233,7 +234,7 @@ async def _score_file(
                 if good:
                     request = VerifyRequest(items=[item for _, item in good], rewards=rewards, params=params)
                     try:
-                        scored = (await runtime.scorer.score(request)).results
+                        scored = verify_response(await runtime.scorer.score(score_request(request))).results
                         for (slot, _), scored_item in zip(good, scored, strict=True):
                             results[slot] = {"line": batch[slot][0], **scored_item.model_dump()}
                     except RequestError:  # one bad line must not cost its neighbours: score them one by one
@@ -312,7 +313,7 @@ async def _compare_file(args: argparse.Namespace, settings: Settings, params: An
                 # Fresh verdicts: the point is to see what the verifier says now, not what it said before.
                 request = VerifyRequest(items=[s.item for s in good], params=params, cache=False)
                 try:
-                    results = list((await runtime.scorer.score(request)).results)
+                    results = list(verify_response(await runtime.scorer.score(score_request(request))).results)
                 except RequestError:  # one bad line must not cost its neighbours: score them one by one
                     results = [await _rescore_one(runtime.scorer, s.item, params) for s in good]
             for stored, result in zip(good, results, strict=True):
@@ -329,7 +330,8 @@ async def _compare_file(args: argparse.Namespace, settings: Settings, params: An
 
 async def _rescore_one(scorer: Any, item: Item, params: Any) -> ItemResult | str:
     try:
-        result: ItemResult = (await scorer.score(VerifyRequest(items=[item], params=params, cache=False))).results[0]
+        request = score_request(VerifyRequest(items=[item], params=params, cache=False))
+        result: ItemResult = verify_response(await scorer.score(request)).results[0]
     except RequestError as exc:
         return exc.message
     return result
@@ -337,7 +339,8 @@ async def _rescore_one(scorer: Any, item: Item, params: Any) -> ItemResult | str
 
 async def _score_one(scorer: Any, item: Item, rewards: Any, params: Any, line_no: int) -> dict[str, Any]:
     try:
-        result = (await scorer.score(VerifyRequest(items=[item], rewards=rewards, params=params))).results[0]
+        request = score_request(VerifyRequest(items=[item], rewards=rewards, params=params))
+        result = verify_response(await scorer.score(request)).results[0]
     except RequestError as exc:
         return {"line": line_no, "error": exc.message}
     return {"line": line_no, **result.model_dump()}

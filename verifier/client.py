@@ -14,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
+from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from verifier.errors import VerifierError
+from verifier.advantages import ScaleRewards
+from verifier.errors import VerifierHTTPError, VerifierUnavailableError
 from verifier.schemas import (
     HealthResponse,
     Item,
@@ -35,22 +38,19 @@ from verifier.schemas import (
 DEFAULT_URL = "http://127.0.0.1:8000"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
-
-class VerifierHTTPError(VerifierError):
-    """The verifier answered with an error (after retries, for retryable ones)."""
-
-    def __init__(
-        self, status: int, type_: str, message: str, details: Mapping[str, Any] | None = None
-    ) -> None:
-        super().__init__(f"HTTP {status} {type_}: {message}")
-        self.status = status
-        self.type = type_
-        self.message = message
-        self.details = dict(details or {})
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
-class VerifierUnavailableError(VerifierError):
-    """The verifier could not be reached (after retries)."""
+class ClientSettings(BaseSettings):
+    """Where a trainer-side integration (``verifier.verl``) reaches the verifier, from ``VERIFIER_URL``,
+    ``VERIFIER_REWARDS``, ``VERIFIER_PROFILE`` and ``VERIFIER_API_KEY``; the caller's own arguments beat them."""
+
+    model_config = SettingsConfigDict(env_prefix="VERIFIER_", extra="ignore")
+
+    url: str = DEFAULT_URL
+    rewards: str | None = None
+    profile: str | None = None
+    api_key: SecretStr | None = None
 
 
 def encode_verify(
@@ -58,7 +58,7 @@ def encode_verify(
     rewards: Weights | None = None,
     params: Params | None = None,
     group_size: int | None = None,
-    scale_rewards: str = "group",
+    scale_rewards: ScaleRewards = "group",
     profile: str | None = None,
     cache: bool = True,
 ) -> bytes:
@@ -88,6 +88,16 @@ def _raise_for_error(response: httpx.Response) -> None:
         raise VerifierHTTPError(response.status_code, error["type"], error["message"], error.get("details"))
     except (ValueError, KeyError, TypeError):
         raise VerifierHTTPError(response.status_code, "http_error", response.text[:500]) from None
+
+
+def _decode(model: type[_Model], response: httpx.Response) -> _Model:
+    """The body as ``model``. One that is not (a proxy's page, another service) is an error, not pydantic's."""
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise VerifierHTTPError(
+            response.status_code, "invalid_response", f"not a {model.__name__}: {response.text[:200]!r}"
+        ) from exc
 
 
 def retryable(response: httpx.Response) -> bool:
@@ -148,24 +158,27 @@ class VerifierClient(_Base):
         rewards: Weights | None = None,
         params: Params | None = None,
         group_size: int | None = None,
-        scale_rewards: str = "group",
+        scale_rewards: ScaleRewards = "group",
         profile: str | None = None,
         cache: bool = True,
     ) -> VerifyResponse:
         """Score a batch; one result per item, in order."""
         body = encode_verify(items, rewards, params, group_size, scale_rewards, profile, cache)
-        return VerifyResponse.model_validate_json(self._request("POST", "/v1/verify", body).content)
+        return _decode(VerifyResponse, self._request("POST", "/v1/verify", body))
 
     def rewards(self) -> list[RewardInfo]:
-        return RewardsResponse.model_validate_json(self._request("GET", "/v1/rewards").content).rewards
+        return _decode(RewardsResponse, self._request("GET", "/v1/rewards")).rewards
 
     def profiles(self) -> list[ProfileInfo]:
-        return ProfilesResponse.model_validate_json(self._request("GET", "/v1/profiles").content).profiles
+        return _decode(ProfilesResponse, self._request("GET", "/v1/profiles")).profiles
 
     def ready(self) -> HealthResponse:
         """The ``/readyz`` report (also when it is 503)."""
-        response = self._http.get("/readyz")
-        return HealthResponse.model_validate_json(response.content)
+        try:
+            response = self._http.get("/readyz")
+        except httpx.TransportError as exc:
+            raise VerifierUnavailableError(f"GET {self.base_url}/readyz: {exc!r}") from exc
+        return _decode(HealthResponse, response)
 
     def _request(self, method: str, path: str, body: bytes | None = None) -> httpx.Response:
         for attempt in range(self.retries + 1):
@@ -222,27 +235,26 @@ class AsyncVerifierClient(_Base):
         rewards: Weights | None = None,
         params: Params | None = None,
         group_size: int | None = None,
-        scale_rewards: str = "group",
+        scale_rewards: ScaleRewards = "group",
         profile: str | None = None,
         cache: bool = True,
     ) -> VerifyResponse:
         """Score a batch; one result per item, in order."""
         body = encode_verify(items, rewards, params, group_size, scale_rewards, profile, cache)
-        return VerifyResponse.model_validate_json((await self._request("POST", "/v1/verify", body)).content)
+        return _decode(VerifyResponse, await self._request("POST", "/v1/verify", body))
 
     async def rewards(self) -> list[RewardInfo]:
-        return RewardsResponse.model_validate_json(
-            (await self._request("GET", "/v1/rewards")).content
-        ).rewards
+        return _decode(RewardsResponse, await self._request("GET", "/v1/rewards")).rewards
 
     async def profiles(self) -> list[ProfileInfo]:
-        return ProfilesResponse.model_validate_json(
-            (await self._request("GET", "/v1/profiles")).content
-        ).profiles
+        return _decode(ProfilesResponse, await self._request("GET", "/v1/profiles")).profiles
 
     async def ready(self) -> HealthResponse:
-        response = await self._http.get("/readyz")
-        return HealthResponse.model_validate_json(response.content)
+        try:
+            response = await self._http.get("/readyz")
+        except httpx.TransportError as exc:
+            raise VerifierUnavailableError(f"GET {self.base_url}/readyz: {exc!r}") from exc
+        return _decode(HealthResponse, response)
 
     async def _request(self, method: str, path: str, body: bytes | None = None) -> httpx.Response:
         for attempt in range(self.retries + 1):

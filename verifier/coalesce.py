@@ -28,15 +28,10 @@ from dataclasses import dataclass, field
 import anyio
 from anyio.abc import TaskGroup
 
-from verifier.errors import VerifierError
-from verifier.schemas import VerifyRequest, VerifyResponse
-from verifier.scoring import BatchScorer, ItemPlan, ScoringObserver
+from verifier.errors import BatchFailedError
+from verifier.scoring import BatchScorer, ItemPlan, ScoredBatch, ScoreRequest, ScoringObserver
 
 log = logging.getLogger(__name__)
-
-
-class BatchFailedError(VerifierError):
-    """A shared batch failed outside any reward (a bug, not a request's fault); its requests get a 500."""
 
 
 @dataclass(eq=False)
@@ -54,7 +49,7 @@ class _Batch:
 
 
 class Coalescer:
-    """Scores ``VerifyRequest``s through ``scorer``, merging those that arrive together into shared batches.
+    """Scores ``ScoreRequest``s through ``scorer``, merging those that arrive together into shared batches.
 
     Enter ``running()`` (it owns the tasks that score the batches); outside it, each request is scored alone.
     """
@@ -90,8 +85,8 @@ class Coalescer:
                 self._tasks = None  # later requests are scored alone; the task group waits for the formed ones
 
     async def score(
-        self, request: VerifyRequest, *, admit: Callable[[int], None] | None = None
-    ) -> VerifyResponse:
+        self, request: ScoreRequest, *, admit: Callable[[int], None] | None = None
+    ) -> ScoredBatch:
         """One result per item of ``request``, as ``BatchScorer.score`` gives. ``admit`` is called with the
         item count once the request is valid and before it waits; it may raise to refuse the request."""
         plans = self.scorer.plan(request)

@@ -14,11 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from verifier.errors import VerifierError
-
-
-class LocalVerifierError(VerifierError):
-    """The local ``verifier serve`` exited at startup or did not become ready in time."""
+from verifier.errors import LocalVerifierError
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,15 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Literal
 
 import pluggy
 
 from verifier.coalesce import Coalescer
 from verifier.profiles import Profiles
 from verifier.registry import RewardRegistry, create_plugin_manager
-from verifier.schemas import HealthResponse
 from verifier.scoring import BatchScorer, ScoringObserver
 from verifier.settings import Settings
+from verifier.types import Health, HealthStatus
 from verifier.verdict_cache import shared_cache
 
 log = logging.getLogger(__name__)
@@ -29,6 +28,14 @@ def build_registry(settings: Settings, plugin_manager: pluggy.PluginManager | No
 
 
 @dataclass(frozen=True)
+class ServiceHealth:
+    """Each reward's own health report (rewards with a health check only), and the worst of them."""
+
+    status: HealthStatus
+    rewards: dict[str, Health]
+
+
+@dataclass(frozen=True)
 class Runtime:
     settings: Settings
     registry: RewardRegistry
@@ -37,10 +44,10 @@ class Runtime:
     coalescer: Coalescer
     """Scores through ``scorer``, merging concurrent requests into shared batches (``verifier.coalesce``)."""
 
-    def health(self) -> HealthResponse:
+    def health(self) -> ServiceHealth:
         """Each reward's own health report, and the worst of them."""
-        rewards: dict[str, dict[str, str]] = {}
-        worst: Literal["ok", "degraded", "down"] = "ok"
+        rewards: dict[str, Health] = {}
+        worst: HealthStatus = "ok"
         for entry in self.registry:
             if entry.reward.health is None:
                 continue
@@ -49,10 +56,10 @@ class Runtime:
                 status, message = report.status, report.message
             except Exception as exc:  # a health check that fails is itself a "down"
                 status, message = "down", f"health check raised {exc!r}"
-            rewards[entry.name] = {"status": status, "message": message}
+            rewards[entry.name] = Health(status, message)
             if status == "down" or (status == "degraded" and worst == "ok"):
                 worst = status
-        return HealthResponse(status=worst, rewards=rewards)
+        return ServiceHealth(worst, rewards)
 
 
 @asynccontextmanager

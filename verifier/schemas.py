@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Required, TypeAlias
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from typing_extensions import TypedDict
 
-
-class ChatMessage(TypedDict, total=False):
-    """An OpenAI / TRL conversational message. Content is text or a list of typed parts."""
-
-    role: Required[str]
-    content: str | list[dict[str, Any]] | None
-
-
-Weights: TypeAlias = list[str] | dict[str, float]
-"""Rewards to compute: a list of names (weight 1 each) or a mapping of name to weight."""
-
-Params: TypeAlias = dict[str, dict[str, Any]]
-"""Reward parameters keyed by reward name."""
-
-
-def parse_weights(text: str) -> dict[str, float]:
-    """``"math:1,format:0.5"`` (a missing weight is 1.0) as a mapping; ``ValueError`` when malformed."""
-    weights: dict[str, float] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, _, weight = part.partition(":")
-        try:
-            weights[name.strip()] = float(weight) if weight else 1.0
-        except ValueError:
-            raise ValueError(f"weight of {name.strip()!r} is not a number: {weight!r}") from None
-    if not weights:
-        raise ValueError(f"no reward named in {text!r}")
-    return weights
+from verifier.advantages import ScaleRewards
+from verifier.messages import Message
+from verifier.types import HealthStatus
+from verifier.weights import Params as Params
+from verifier.weights import Weights as Weights
+from verifier.weights import parse_weights as parse_weights
 
 
 class _Strict(BaseModel):
@@ -44,10 +22,10 @@ class Item(_Strict):
     """One completion to score."""
 
     id: str | int | None = Field(default=None, description="echoed back in the result")
-    prompt: str | list[ChatMessage] | None = Field(
+    prompt: str | list[Message] | None = Field(
         default=None, description="the prompt: text or chat messages"
     )
-    completion: str | list[ChatMessage] = Field(description="the model's output: text or chat messages")
+    completion: str | list[Message] = Field(description="the model's output: text or chat messages")
     rewards: Weights | None = Field(default=None, description="overrides the request's rewards for this item")
     reference: Any = Field(
         default=None, description="the gold answer, the tests...: whatever the reward needs"
@@ -73,7 +51,7 @@ class VerifyRequest(_Strict):
     group_size: int | None = Field(
         default=None, ge=1, description="consecutive items form GRPO groups of this size; adds advantages"
     )
-    scale_rewards: Literal["group", "batch", "none"] = Field(
+    scale_rewards: ScaleRewards = Field(
         default="group", description="how advantages are scaled, as TRL's GRPOConfig.scale_rewards"
     )
     cache: bool = Field(
@@ -142,5 +120,5 @@ class ErrorResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    status: Literal["ok", "degraded", "down"]
+    status: HealthStatus
     rewards: dict[str, dict[str, str]] = Field(default_factory=dict)

@@ -3,6 +3,9 @@
 Every item gets exactly one result. A reward that raises or times out costs the items it was scoring a
 ``null`` score and an error message; it never fails the batch and never becomes a silent 0.0.
 
+The scorer speaks the core's own types (``ScoreRequest`` in, ``ScoredBatch`` out); ``verifier.wire`` converts
+the v1 wire format (``VerifyRequest``/``VerifyResponse``) to and from them at the boundary.
+
 The three steps are public so that several requests can share the middle one (``verifier.coalesce``): each
 request is planned on its own, the plans of many run as one batch, and each request is combined from exactly
 its own plans. A plan's ``origin`` says which request it came from, so that a reward that raises on a shared
@@ -21,12 +24,12 @@ from typing import Any, Protocol
 import anyio
 from pydantic import BaseModel, ValidationError
 
-from verifier.advantages import group_advantages
+from verifier.advantages import ScaleRewards, group_advantages
 from verifier.errors import InvalidRequestError, LimitExceededError
 from verifier.registry import RegisteredReward, RewardRegistry
-from verifier.schemas import Item, ItemResult, VerifyRequest, VerifyResponse, Weights
-from verifier.types import RewardItem, Score, to_score
+from verifier.types import RewardItem, Score, Text, to_score
 from verifier.verdict_cache import VerdictCache, batch_lookup
+from verifier.weights import Params, Weights
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +45,57 @@ class ScoringObserver(Protocol):
         """A shared batch of ``requests`` requests was scored (``verifier.coalesce``)."""
 
 
+@dataclass(frozen=True, slots=True)
+class RequestItem:
+    """One completion to score, as a request brings it (its profile already resolved)."""
+
+    completion: Text
+    prompt: Text | None = None
+    reference: Any = None
+    id: str | int | None = None
+    completion_tokens: int | None = None
+    rewards: Weights | None = None  # overrides the request's
+    params: Params | None = None  # merged over the request's
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreRequest:
+    """A batch to score: ``rewards`` and ``params`` are defaults each item may override."""
+
+    items: Sequence[RequestItem]
+    rewards: Weights | None = None
+    params: Params | None = None
+    group_size: int | None = None  # consecutive items form GRPO groups of this size: adds advantages
+    scale_rewards: ScaleRewards = "group"
+    cache: bool = True  # False: the verdict cache neither serves nor keeps this request's verdicts
+
+
+@dataclass(slots=True)
+class ItemScore:
+    """One item's result: the weighted ``reward`` (``None`` when no weighted reward applies), each reward's
+    score, details and error, the version of the plugin behind each reward, and the GRPO advantage."""
+
+    id: str | int | None
+    reward: float | None
+    scores: dict[str, float | None]
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    advantage: float | None = None
+
+
+@dataclass(slots=True)
+class ScoredBatch:
+    """Exactly one ``ItemScore`` per request item, in request order."""
+
+    results: list[ItemScore]
+
+
 @dataclass
 class ItemPlan:
     """What one item needs: reward weights and validated params per reward."""
 
-    item: Item
+    item: RequestItem
     weights: dict[str, float]
     params: dict[str, BaseModel]
     scores: dict[str, Score] = field(default_factory=dict)
@@ -55,7 +104,7 @@ class ItemPlan:
 
 
 class BatchScorer:
-    """Scores ``VerifyRequest`` batches against a registry. Holds no per-request state."""
+    """Scores ``ScoreRequest`` batches against a registry. Holds no per-request state."""
 
     def __init__(
         self,
@@ -74,13 +123,13 @@ class BatchScorer:
         self.max_completion_chars = max_completion_chars
         self.observer = observer
 
-    async def score(self, request: VerifyRequest) -> VerifyResponse:
+    async def score(self, request: ScoreRequest) -> ScoredBatch:
         """Validate the request against the registry (raising a ``RequestError``), then score it."""
         plans = self.plan(request)
         await self.run(plans)
         return self.combine(plans, request)
 
-    def plan(self, request: VerifyRequest) -> list[ItemPlan]:
+    def plan(self, request: ScoreRequest) -> list[ItemPlan]:
         """What each item needs, validated (a ``RequestError`` for a bad request); nothing is scored yet."""
         if self.max_items is not None and len(request.items) > self.max_items:
             raise LimitExceededError("items per batch", len(request.items), self.max_items)
@@ -230,9 +279,9 @@ class BatchScorer:
                 reward.name, len(items), time.perf_counter() - started, nulls, errors, timed_out
             )
 
-    def combine(self, plans: list[ItemPlan], request: VerifyRequest) -> VerifyResponse:
+    def combine(self, plans: list[ItemPlan], request: ScoreRequest) -> ScoredBatch:
         """One result per planned item, in request order, with the request's advantages."""
-        results = []
+        results: list[ItemScore] = []
         versions: dict[str, str] = {}  # the version of the plugin behind each reward, for re-verification
         for plan in plans:
             total = 0.0
@@ -256,7 +305,7 @@ class BatchScorer:
                     total += weight * score.value
                     applied = applied or weight != 0 or not weighted
             results.append(
-                ItemResult(
+                ItemScore(
                     id=plan.item.id,
                     reward=total if applied else None,
                     scores=scores,
@@ -271,10 +320,10 @@ class BatchScorer:
             )
             for result, advantage in zip(results, advantages, strict=True):
                 result.advantage = advantage
-        return VerifyResponse.model_construct(results=results)  # each ItemResult was validated above
+        return ScoredBatch(results)
 
 
-def _length(completion: str | list[Any]) -> int:
+def _length(completion: Text) -> int:
     if isinstance(completion, str):
         return len(completion)
     return sum(len(RewardItem(index=0, completion=[m]).completion_text) for m in completion)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +19,10 @@ from pydantic_settings import (
 from verifier.profiles import ProfileSpec
 
 CONFIG_FILE_ENV = "VERIFIER_CONFIG_FILE"
+
+_config_file: ContextVar[Path | None] = ContextVar("verifier_settings_file", default=None)
+"""The TOML file ``load_settings`` was given, for ``Settings.settings_customise_sources`` to read while that
+one ``Settings`` is built (pydantic-settings has no per-call argument for it; the environment is not ours)."""
 
 
 class Settings(BaseSettings):
@@ -120,7 +125,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
-        config_file = os.environ.get(CONFIG_FILE_ENV)
+        config_file = _config_file.get() or os.environ.get(CONFIG_FILE_ENV)
         if config_file:
             sources += (TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)),)
         return sources
@@ -141,12 +146,8 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         return Settings(**overrides)
     if not Path(config_file).is_file():
         raise FileNotFoundError(f"settings file not found: {config_file}")
-    previous = os.environ.get(CONFIG_FILE_ENV)
-    os.environ[CONFIG_FILE_ENV] = str(config_file)
+    token = _config_file.set(Path(config_file))
     try:
         return Settings(**overrides)
     finally:
-        if previous is None:
-            del os.environ[CONFIG_FILE_ENV]
-        else:
-            os.environ[CONFIG_FILE_ENV] = previous
+        _config_file.reset(token)

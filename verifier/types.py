@@ -12,9 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from typing_extensions import TypeVar as DefaultTypeVar  # typing.TypeVar takes no default before 3.13
 
 from verifier.errors import PluginError
-
-Message: TypeAlias = Mapping[str, Any]
-"""A chat message as trainers send it: ``{"role": ..., "content": ...}`` (OpenAI / TRL conversational)."""
+from verifier.messages import Message
 
 Text: TypeAlias = str | Sequence[Message]
 M = TypeVar("M", bound=BaseModel)
@@ -109,11 +107,15 @@ ScoreFn: TypeAlias = Callable[
 """What a reward's ``score`` is: one batch of items in, one result per item out, sync or async."""
 
 
+HealthStatus: TypeAlias = Literal["ok", "degraded", "down"]
+"""A health state: ``ok``, ``degraded`` (still serves, says why) or ``down`` (does not serve)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Health:
     """What ``/readyz`` reports for one reward. ``degraded`` still serves (say why); ``down`` does not."""
 
-    status: Literal["ok", "degraded", "down"] = "ok"
+    status: HealthStatus = "ok"
     message: str = ""
 
 

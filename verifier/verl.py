@@ -18,8 +18,9 @@ and under verl's legacy reward managers (``reward_model.use_reward_loop=False``)
 The service coalesces the loop's concurrent single-sample requests into shared batches (docs/operations.md).
 
 ``url``, ``rewards``, ``profile`` and ``api_key`` come from the reward kwargs, else from ``VERIFIER_URL``,
-``VERIFIER_REWARDS``, ``VERIFIER_PROFILE`` and ``VERIFIER_API_KEY`` in the trainer's environment, else the
-defaults below (``rewards`` replaces the profile's rewards; with neither, ``math``). Each sample's
+``VERIFIER_REWARDS``, ``VERIFIER_PROFILE`` and ``VERIFIER_API_KEY`` in the trainer's environment (read by
+``verifier.client.ClientSettings``), else the defaults below (``rewards`` replaces the profile's rewards; with
+neither, ``math``). Each sample's
 ``data_source`` goes with it: a profile's ``data_source`` map picks the rewards per dataset, so one run can mix
 math and code datasets (``[profiles.mixed] data_source = {"openai/gsm8k" = "r1", "codecontests" = "code"}``).
 The ``ground_truth`` is the item's ``reference``; ``extra_info["prompt"]`` (when a string) its prompt, and
@@ -33,13 +34,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from verifier.client import DEFAULT_URL, AsyncVerifierClient, VerifierClient
-from verifier.errors import VerifierError
+from verifier.client import DEFAULT_URL, AsyncVerifierClient, ClientSettings, VerifierClient
+from verifier.errors import UnscoredError
 from verifier.schemas import Item, ItemResult, parse_weights
 
 DEFAULT_REWARDS = {"math": 1.0}
@@ -47,10 +47,6 @@ DEFAULT_REWARDS = {"math": 1.0}
 _clients: dict[tuple[str, str | None], VerifierClient] = {}
 _async_clients: dict[tuple[str, str | None, int], tuple[asyncio.AbstractEventLoop, AsyncVerifierClient]] = {}
 _clients_lock = threading.Lock()
-
-
-class UnscoredError(VerifierError):
-    """The verifier returned no reward for a sample (see the result's errors)."""
 
 
 def compute_score(
@@ -129,9 +125,10 @@ def _choice(
     rewards: str | Mapping[str, float] | None, profile: str | None
 ) -> tuple[dict[str, float] | None, str | None]:
     """The rewards and the profile a call asks for: a profile alone lets its rewards (and map) decide."""
-    profile = profile or os.environ.get("VERIFIER_PROFILE") or None
+    environment = ClientSettings()
+    profile = profile or environment.profile or None
     if rewards is None:
-        rewards = os.environ.get("VERIFIER_REWARDS")
+        rewards = environment.rewards
     if rewards is None and profile is not None:
         return None, profile
     return _weights(rewards), profile
@@ -146,8 +143,6 @@ def _sample(result: ItemResult, on_unscored: str) -> dict[str, Any]:
 
 
 def _weights(rewards: str | Mapping[str, float] | None) -> dict[str, float]:
-    if rewards is None:
-        rewards = os.environ.get("VERIFIER_REWARDS")
     if rewards is None:
         return dict(DEFAULT_REWARDS)
     return parse_weights(rewards) if isinstance(rewards, str) else {k: float(v) for k, v in rewards.items()}
@@ -184,10 +179,16 @@ async def aclose_clients() -> None:
 atexit.register(close_clients)
 
 
+def _endpoint(url: str | None, api_key: str | None) -> tuple[str, str | None]:
+    """The URL and key a call asks for, else the environment's (``ClientSettings``), else the default URL."""
+    environment = ClientSettings()
+    key = api_key or (environment.api_key.get_secret_value() if environment.api_key else None) or None
+    return url or environment.url or DEFAULT_URL, key
+
+
 def _async_client(url: str | None, api_key: str | None) -> AsyncVerifierClient:
     """One pooled async client per (url, key) per event loop: the reward loop's workers each run their own."""
-    url = url or os.environ.get("VERIFIER_URL") or DEFAULT_URL
-    api_key = api_key or os.environ.get("VERIFIER_API_KEY")
+    url, api_key = _endpoint(url, api_key)
     loop = asyncio.get_running_loop()
     with _clients_lock:
         key = (url, api_key, id(loop))
@@ -199,8 +200,7 @@ def _async_client(url: str | None, api_key: str | None) -> AsyncVerifierClient:
 
 def _client(url: str | None, api_key: str | None) -> VerifierClient:
     """One pooled client per (url, key) per process: verl calls the function many times."""
-    url = url or os.environ.get("VERIFIER_URL") or DEFAULT_URL
-    api_key = api_key or os.environ.get("VERIFIER_API_KEY")
+    url, api_key = _endpoint(url, api_key)
     with _clients_lock:
         client = _clients.get((url, api_key))
         if client is None:

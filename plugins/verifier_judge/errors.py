@@ -1,14 +1,23 @@
-"""Errors of the judge client. Each becomes ``null`` plus an error for the items it concerns, never 0.0.
+"""Every exception of the judge plugin: one tree, under the host's ``verifier.RewardFailure``.
 
-    JudgeError
-    ├── JudgeUnavailable   no endpoint answered (connection errors, timeouts, 429 or 5xx after retries)
-    └── JudgeRejected      an endpoint refused the request (a 4xx that another attempt would not fix)
+::
+
+    verifier.RewardFailure
+    └── JudgeError           base of the judge client's errors
+        ├── JudgeUnavailable no endpoint answered (connection errors, timeouts, 429 or 5xx after retries)
+        └── JudgeRejected    an endpoint refused the request (a 4xx that another attempt would not fix)
+
+The client (``verifier_judge.client``) is the one boundary where httpx's exceptions and an endpoint's error
+bodies become these. Each becomes ``null`` plus an error for the items it concerns, never 0.0: the rewards
+catch them per item, and one that escapes is an infrastructure failure the host reports per item too.
 """
 
 from __future__ import annotations
 
+from verifier import RewardFailure
 
-class JudgeError(Exception):
+
+class JudgeError(RewardFailure):
     """Base of the judge client's errors."""
 
 

@@ -33,6 +33,7 @@ from verifier.rayserve.local_cluster import LocalRayCluster
 from verifier.runtime import running
 from verifier.schemas import VerifyRequest
 from verifier.settings import Settings
+from verifier.wire import score_request, verify_response
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -89,7 +90,8 @@ def _single_process(batches: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]
         async with running(_settings()) as runtime:
             verdicts = {}
             for batch in batches:
-                response = await runtime.scorer.score(VerifyRequest.model_validate(batch))
+                request = score_request(VerifyRequest.model_validate(batch))
+                response = verify_response(await runtime.scorer.score(request))
                 for result in response.results:
                     verdicts[str(result.id)] = _verdict(result.model_dump())
             return verdicts

@@ -11,12 +11,11 @@ import pytest
 
 pytest.importorskip("torch")
 
-from trainer.errors import RecipeError
+from trainer.errors import RecipeError, SamplingUnavailableError
 from trainer.mini_r1.task import TaskSpec, corpus
 from trainer.mini_r1.tiny import TinyModelSpec, build_model_dir
 from trainer.rejection import (
     RejectionConfig,
-    SamplingUnavailableError,
     TaskRules,
     load_config,
     rejection_sample,

@@ -15,9 +15,9 @@ from prometheus_client import REGISTRY, Counter
 
 from tests.conftest import app_client
 from tests.verifier import plugins_for_tests
-from verifier.errors import ExposureError
+from verifier.errors import ExposureError, ShuttingDownError
 from verifier.http import create_app
-from verifier.http.admission import Admission, ShuttingDownError
+from verifier.http.admission import Admission
 from verifier.http.logs import JsonFormatter, request_id
 from verifier.registry import create_plugin_manager
 from verifier.settings import Settings

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 import verifier.verl
 from tests.verifier import plugins_for_tests
-from verifier.client import VerifierHTTPError
+from verifier.errors import VerifierHTTPError
 from verifier.http import create_app
 from verifier.registry import create_plugin_manager
 from verifier.settings import Settings
@@ -117,6 +117,24 @@ def test_verl_reward_function_loaded_by_path_scores_through_the_service(
         module.close_clients()
     assert one == {"score": 3.0, "echo": 3.0, "format": 0.0}
     assert [s["score"] for s in batch] == [1.0, 2.0]
+
+
+def test_verl_reads_the_environment_below_its_kwargs(
+    live_server: Callable[[FastAPI], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = live_server(_app())
+    monkeypatch.setenv("VERIFIER_URL", base)
+    monkeypatch.setenv("VERIFIER_REWARDS", "echo:2")
+    try:
+        from_environment = verifier.verl.compute_score("x", "3", None)
+        from_kwargs = verifier.verl.compute_score("x", "3", None, rewards="echo:1,format:1")
+        monkeypatch.setenv("VERIFIER_URL", "http://127.0.0.1:1")  # nothing listens: the kwarg must win
+        from_url_kwarg = verifier.verl.compute_score("x", "3", None, url=base)
+    finally:
+        verifier.verl.close_clients()
+    assert from_environment == {"score": 6.0, "echo": 3.0}
+    assert from_kwargs == {"score": 3.0, "echo": 3.0, "format": 0.0}
+    assert from_url_kwarg == from_environment
 
 
 def test_verl_unscored_sample_raises_unless_told_to_score_zero(live_server: Callable[[FastAPI], str]) -> None:

@@ -7,7 +7,8 @@ import os
 import httpx
 import pytest
 
-from verifier.local import LocalVerifierError, local_verifier
+from verifier.errors import LocalVerifierError
+from verifier.local import local_verifier
 
 
 def _alive(pid: int) -> bool:

@@ -10,6 +10,7 @@ from verifier.errors import InvalidRequestError, LimitExceededError, UnknownRewa
 from verifier.registry import RewardRegistry, create_plugin_manager
 from verifier.schemas import VerifyRequest, VerifyResponse
 from verifier.scoring import BatchScorer
+from verifier.wire import score_request, verify_response
 
 pytestmark = pytest.mark.anyio
 
@@ -20,7 +21,7 @@ def _scorer(**kwargs: Any) -> BatchScorer:
 
 
 async def _score(body: dict[str, Any], **kwargs: Any) -> VerifyResponse:
-    return await _scorer(**kwargs).score(VerifyRequest.model_validate(body))
+    return verify_response(await _scorer(**kwargs).score(score_request(VerifyRequest.model_validate(body))))
 
 
 async def test_every_item_gets_one_result_in_request_order_with_ids_echoed() -> None:

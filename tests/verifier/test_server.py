@@ -16,7 +16,8 @@ import pytest
 from fastapi import FastAPI, Request, Response
 
 from tests.verifier import plugins_for_tests
-from verifier.client import AsyncVerifierClient, VerifierClient, VerifierHTTPError, VerifierUnavailableError
+from verifier.client import AsyncVerifierClient, VerifierClient
+from verifier.errors import VerifierHTTPError, VerifierUnavailableError
 from verifier.http import create_app
 from verifier.registry import create_plugin_manager
 from verifier.settings import Settings
@@ -143,6 +144,19 @@ def test_client_gives_up_on_an_unreachable_server_with_a_clear_error() -> None:
         pytest.raises(VerifierUnavailableError, match=str(port)),
     ):
         client.verify([{"completion": "1"}], rewards=["format"])
+    with VerifierClient(f"http://127.0.0.1:{port}") as client, pytest.raises(VerifierUnavailableError):
+        client.ready()
+
+
+def test_client_maps_a_body_that_is_not_the_api_onto_its_own_error() -> None:
+    """A proxy's page answered with 200 is the client's error, not pydantic's ``ValidationError``."""
+    page = httpx.MockTransport(lambda request: httpx.Response(200, text="<html>gateway</html>"))
+    with VerifierClient("http://verifier", transport=page, retries=0) as client:
+        with pytest.raises(VerifierHTTPError, match="not a VerifyResponse") as info:
+            client.verify([{"completion": "1"}], rewards=["format"])
+        assert info.value.type == "invalid_response"
+        with pytest.raises(VerifierHTTPError, match="not a HealthResponse"):
+            client.ready()
 
 
 def _free_port() -> int:

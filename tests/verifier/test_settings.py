@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,44 @@ def test_toml_file_sits_below_the_environment_and_explicit_values(
     assert settings.workers == 2  # the environment beats the file
     assert settings.max_batch_items == 20  # explicit beats both
     assert settings.plugin_options == {"math": {"workers": 4}}
+
+
+class _WatchedEnvironment(dict[str, str]):
+    """``os.environ`` stand-in that records every write (a write undone before returning is still one)."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.writes: list[str] = []
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self.writes.append(key)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.writes.append(key)
+        super().__delitem__(key)
+
+
+def test_loading_a_settings_file_leaves_the_environment_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "verifier.toml"
+    config.write_text("port = 7000\n")
+    environment = _WatchedEnvironment(dict(os.environ))
+    monkeypatch.setattr(os, "environ", environment)
+    assert load_settings(config).port == 7000
+    assert environment.writes == []
+    assert Settings().port == 8000  # the file was for that one call
+
+
+def test_a_file_given_to_load_settings_beats_the_one_the_environment_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "env.toml").write_text("port = 7001\n")
+    (tmp_path / "given.toml").write_text("port = 7002\n")
+    monkeypatch.setenv("VERIFIER_CONFIG_FILE", str(tmp_path / "env.toml"))
+    assert Settings().port == 7001
+    assert load_settings(tmp_path / "given.toml").port == 7002
 
 
 def test_a_missing_settings_file_is_an_error(tmp_path: Path) -> None:

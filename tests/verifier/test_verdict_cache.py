@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,11 +17,12 @@ from verifier import PluginConfig, Reward, RewardItem, Score, hookimpl
 from verifier.client import VerifierClient
 from verifier.http.app import create_app
 from verifier.registry import RewardRegistry, create_plugin_manager
-from verifier.schemas import VerifyRequest, VerifyResponse
-from verifier.scoring import BatchScorer
+from verifier.schemas import VerifyRequest
+from verifier.scoring import BatchScorer, ScoredBatch, ScoreRequest
 from verifier.settings import Settings
 from verifier.types import NoParams
 from verifier.verdict_cache import VerdictCache, reward_identity, shared_cache, verdict_key
+from verifier.wire import score_request
 
 pytestmark = pytest.mark.anyio
 
@@ -96,12 +98,12 @@ def _registry(plugin: Plugin, options: dict[str, Any] | None = None) -> RewardRe
     return RewardRegistry.from_plugin_manager(pm, {"cachetest": options} if options is not None else None)
 
 
-def _request(items: list[dict[str, Any]], rewards: list[str] | None = None, **fields: Any) -> VerifyRequest:
-    return VerifyRequest.model_validate({"rewards": rewards or ["matches"], "items": items, **fields})
+def _request(items: list[dict[str, Any]], rewards: list[str] | None = None, **fields: Any) -> ScoreRequest:
+    return score_request(VerifyRequest.model_validate({"rewards": rewards or ["matches"], "items": items, **fields}))
 
 
-def _dump(response: VerifyResponse) -> list[dict[str, Any]]:
-    return [result.model_dump() for result in response.results]
+def _dump(response: ScoredBatch) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(result) for result in response.results]
 
 
 GROUP = [{"completion": c, "reference": "42"} for c in ["42", "41", "42", "42", "7", "41", "42", "7"]]

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from trainer.errors import TrainerError
-from verifier.local import LocalVerifierError
+from verifier.errors import LocalVerifierError
 from verifier.local import local_verifier as start_verifier
 
 

@@ -18,28 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from verifier.errors import LimitExceededError, RequestError
-
-
-class OverloadedError(RequestError):
-    status = 429
-    type = "overloaded"
-
-    def __init__(self, limit: str, in_flight: int, asked: int, maximum: int, retry_after: int) -> None:
-        super().__init__(
-            f"{in_flight} {limit} are already being scored and this request brings {asked} (at most {maximum}); "
-            "retry later",
-            {"limit": limit, "value": in_flight + asked, "maximum": maximum, "retry_after": retry_after},
-        )
-        self.retry_after = retry_after
-
-
-class ShuttingDownError(RequestError):
-    status = 503
-    type = "shutting_down"
-
-    def __init__(self) -> None:
-        super().__init__("the verifier is shutting down; retry on another replica or after restart")
+from verifier.errors import LimitExceededError, OverloadedError, ShuttingDownError
 
 
 class Admission:

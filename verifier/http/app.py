@@ -19,7 +19,7 @@ import verifier
 from verifier.http.admission import Admission
 from verifier.http.auth import KeyChecker, check_exposure, hashed_keys, key_digest
 from verifier.http.errors import install_error_handlers
-from verifier.http.metrics import Metrics
+from verifier.http.metrics import Metrics, Sources
 from verifier.http.middleware import RequestContext
 from verifier.http.routes import health, metrics, openrlhf, profiles, rewards, verify
 from verifier.http.routes.openrlhf import OpenRLHFRequest
@@ -38,23 +38,19 @@ def create_app(
     settings = settings or Settings()
     check_exposure(settings)
     admission = Admission(settings.max_items_in_flight, settings.max_bytes_in_flight)
-    app_metrics = Metrics(
-        admission,
-        health=lambda: app.state.runtime.health() if app.state.runtime else None,
-        verdict_cache=lambda: app.state.runtime.scorer.cache if app.state.runtime else None,
-        coalescer=lambda: app.state.runtime.coalescer if app.state.runtime else None,
-        max_concurrent_batches=settings.max_concurrent_batches,
-    )
+    app_metrics = Metrics(admission, max_concurrent_batches=settings.max_concurrent_batches)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running(settings, plugin_manager, observer=app_metrics) as runtime:
             app.state.runtime = runtime
+            app_metrics.watch(Sources(runtime.health, runtime.scorer.cache, runtime.coalescer))
             restore_signals = _drain_on_exit_signals(admission)
             try:
                 yield
             finally:
                 restore_signals()
+                app_metrics.watch(None)
                 app.state.runtime = None
 
     app = FastAPI(

@@ -16,18 +16,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from verifier.errors import ExposureError, RequestError
+from verifier.errors import ExposureError, UnauthorizedError
 from verifier.settings import Settings
 
 HASH_PREFIX = "sha256:"
-
-
-class UnauthorizedError(RequestError):
-    status = 401
-    type = "unauthorized"
-
-    def __init__(self) -> None:
-        super().__init__("a valid API key is required (Authorization: Bearer <key>)")
 
 
 def key_digest(key: str) -> bytes:

@@ -6,12 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from verifier.errors import VerifierError
+from verifier.errors import NotReadyError
 from verifier.runtime import Runtime
-
-
-class NotReadyError(VerifierError):
-    """The app has not finished starting (or is stopping)."""
 
 
 async def get_runtime(request: Request) -> Runtime:  # async: no thread-pool hop per request (see require_key)

@@ -10,10 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
-from verifier.errors import RequestError
-from verifier.http.admission import OverloadedError
-from verifier.http.auth import UnauthorizedError
-from verifier.http.deps import NotReadyError
+from verifier.errors import NotReadyError, OverloadedError, RequestError, UnauthorizedError
 from verifier.schemas import ErrorBody, ErrorResponse
 
 log = logging.getLogger(__name__)

@@ -9,6 +9,8 @@ replicas, the usual shape on Kubernetes.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import get_args
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -16,19 +18,30 @@ from prometheus_client.registry import Collector
 
 from verifier.coalesce import Coalescer
 from verifier.http.admission import Admission
-from verifier.schemas import HealthResponse
+from verifier.runtime import ServiceHealth
+from verifier.types import HealthStatus
 from verifier.verdict_cache import CacheStats, VerdictCache
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 
 
-HEALTH_STATES = ("ok", "degraded", "down")
+HEALTH_STATES: tuple[HealthStatus, ...] = get_args(HealthStatus)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What a scrape reads from the running service. The lifespan hands it in (``Metrics.watch``); before
+    startup and after shutdown there is none, and those metrics read empty."""
+
+    health: Callable[[], ServiceHealth]
+    verdict_cache: VerdictCache | None
+    coalescer: Coalescer
 
 
 class _RewardHealth(Collector):
     """Each reward's ``/readyz`` status at scrape time, as a 0/1 gauge per state (alert on ``down``)."""
 
-    def __init__(self, report: Callable[[], HealthResponse | None]) -> None:
+    def __init__(self, report: Callable[[], ServiceHealth | None]) -> None:
         self.report = report
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
@@ -39,7 +52,7 @@ class _RewardHealth(Collector):
         report = self.report()
         for name, entry in (report.rewards if report is not None else {}).items():
             for state in HEALTH_STATES:
-                family.add_metric([name, state], float(entry.get("status") == state))
+                family.add_metric([name, state], float(entry.status == state))
         yield family
 
     @staticmethod
@@ -89,11 +102,9 @@ class Metrics:
     def __init__(
         self,
         admission: Admission,
-        health: Callable[[], HealthResponse | None] = lambda: None,
-        verdict_cache: Callable[[], VerdictCache | None] = lambda: None,
-        coalescer: Callable[[], Coalescer | None] = lambda: None,
         max_concurrent_batches: int = 0,
     ) -> None:
+        self.sources: Sources | None = None
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -144,10 +155,10 @@ class Metrics:
         in_flight.labels("items").set(admission.max_items)
         in_flight.labels("bytes").set(admission.max_bytes)
         Gauge("verifier_batches_active", "(coalesced) batches being scored", registry=r).set_function(
-            lambda: _or_zero(coalescer(), "active")
+            lambda: _or_zero(self._coalescer(), "active")
         )
         Gauge("verifier_batches_waiting", "batches formed, filling or waiting for a slot", registry=r).set_function(
-            lambda: _or_zero(coalescer(), "waiting")
+            lambda: _or_zero(self._coalescer(), "waiting")
         )
         Gauge("verifier_batches_limit", "batches scored at the same time", registry=r).set(max_concurrent_batches)
         self.batch_requests = Histogram(
@@ -159,8 +170,15 @@ class Metrics:
         Gauge("verifier_draining", "1 once a shutdown signal arrived (new batches get 503)", registry=r).set_function(
             lambda: float(admission.draining)
         )
-        r.register(_RewardHealth(health))
-        r.register(_VerdictCacheMetrics(verdict_cache))
+        r.register(_RewardHealth(lambda: self.sources.health() if self.sources else None))
+        r.register(_VerdictCacheMetrics(lambda: self.sources.verdict_cache if self.sources else None))
+
+    def _coalescer(self) -> Coalescer | None:
+        return self.sources.coalescer if self.sources else None
+
+    def watch(self, sources: Sources | None) -> None:
+        """Read the running service's health, cache and coalescer from now on (``None``: it stopped)."""
+        self.sources = sources
 
     def reward_done(
         self, reward: str, items: int, seconds: float, nulls: int, errors: int, timed_out: bool

@@ -27,6 +27,7 @@ from verifier.http.errors import error_response
 from verifier.runtime import Runtime
 from verifier.schemas import VerifyRequest
 from verifier.settings import Settings
+from verifier.wire import score_request, verify_response
 
 REPLICA_HEADER = "x-verifier-replica"
 """Response header naming the node and the replica that answered (``NODE_ID/REPLICA_ID``), to see the spread."""
@@ -91,7 +92,8 @@ class VerifierReplica:
             with app.state.admission.admit(len(body)) as ticket:
                 request = parse_body(VerifyRequest, body)
                 resolved = runtime.profiles.resolve(request)
-                result = await runtime.coalescer.score(resolved, admit=ticket.hold_items)
+                scored = await runtime.coalescer.score(score_request(resolved), admit=ticket.hold_items)
+                result = verify_response(scored)
         except RequestError as exc:
             return exc.status, bytes(error_response(exc.status, exc.type, exc.message, exc.details).body), self.identity
         return 200, result.model_dump_json().encode(), self.identity

@@ -24,7 +24,9 @@ from ray import serve
 from ray.exceptions import ActorDiedError, ActorUnavailableError
 from ray.serve.exceptions import BackPressureError
 
-from verifier.client import RETRY_STATUSES, VerifierHTTPError, VerifierUnavailableError, encode_verify
+from verifier.advantages import ScaleRewards
+from verifier.client import RETRY_STATUSES, encode_verify
+from verifier.errors import VerifierHTTPError, VerifierUnavailableError
 from verifier.rayserve.deployment import APP_NAME, DEPLOYMENT_NAME
 from verifier.schemas import ErrorResponse, Item, Params, VerifyResponse, Weights
 
@@ -62,7 +64,7 @@ class VerifierHandle:
         rewards: Weights | None = None,
         params: Params | None = None,
         group_size: int | None = None,
-        scale_rewards: str = "group",
+        scale_rewards: ScaleRewards = "group",
         profile: str | None = None,
     ) -> VerifyResponse:
         """Score a batch, blocking; one result per item, in order."""
@@ -87,7 +89,7 @@ class VerifierHandle:
         rewards: Weights | None = None,
         params: Params | None = None,
         group_size: int | None = None,
-        scale_rewards: str = "group",
+        scale_rewards: ScaleRewards = "group",
         profile: str | None = None,
     ) -> VerifyResponse:
         """Score a batch from async code; one result per item, in order."""

@@ -21,6 +21,7 @@ from verifier.registry import RewardRegistry, create_plugin_manager
 from verifier.schemas import VerifyRequest
 from verifier.scoring import BatchScorer
 from verifier.types import PluginConfig
+from verifier.wire import score_request, verify_response
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
@@ -216,7 +217,7 @@ def test_code_reward_through_the_batch_scorer(registry: RewardRegistry) -> None:
         lifespan = registry.get("code").reward.lifespan
         assert lifespan is not None
         async with lifespan():
-            return await BatchScorer(registry).score(request)
+            return verify_response(await BatchScorer(registry).score(score_request(request)))
 
     response = anyio.run(go)
     values = [r.scores["code"] for r in response.results]

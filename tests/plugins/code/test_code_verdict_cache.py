@@ -8,6 +8,7 @@ import pytest
 from verifier.runtime import running
 from verifier.schemas import VerifyRequest
 from verifier.settings import Settings
+from verifier.wire import score_request, verify_response
 
 pytestmark = pytest.mark.anyio
 
@@ -30,8 +31,8 @@ async def test_a_timed_out_verdict_is_scored_again_and_a_passing_one_is_reused()
         assert cache is not None
         cache.clear()
         before = cache.stats().lookups.get("code", [0, 0])
-        first = await runtime.scorer.score(request)
-        second = await runtime.scorer.score(request)
+        first = verify_response(await runtime.scorer.score(score_request(request)))
+        second = verify_response(await runtime.scorer.score(score_request(request)))
     assert [r.scores["code"] for r in first.results] == [r.scores["code"] for r in second.results] == [1.0, 0.0]
     hits, misses = (now - then for now, then in zip(cache.stats().lookups["code"], before, strict=True))
     assert (hits, misses) == (1, 3)  # the loop missed both times; the passing program was scored once

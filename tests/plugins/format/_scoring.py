@@ -9,6 +9,7 @@ import verifier_format
 from verifier.registry import RewardRegistry, create_plugin_manager
 from verifier.schemas import ItemResult, VerifyRequest
 from verifier.scoring import BatchScorer
+from verifier.wire import score_request, verify_response
 
 REGISTRY = RewardRegistry.from_plugin_manager(
     create_plugin_manager(load_entrypoints=False, plugins={"format": verifier_format})
@@ -20,7 +21,7 @@ async def score_one(reward: str, completion: Any, params: dict[str, Any] | None 
     request = VerifyRequest.model_validate(
         {"rewards": [reward], "params": {reward: params or {}}, "items": [{"completion": completion, **item}]}
     )
-    return (await BatchScorer(REGISTRY).score(request)).results[0]
+    return verify_response(await BatchScorer(REGISTRY).score(score_request(request))).results[0]
 
 
 async def format_reason(completion: Any, **params: Any) -> tuple[float | None, str | None]:
@@ -40,4 +41,4 @@ async def with_verdict(
             "items": [{"completion": completion, "rewards": ["cosine_length", verdict_reward], **item}],
         }
     )
-    return (await BatchScorer(REGISTRY).score(request)).results[0]
+    return verify_response(await BatchScorer(REGISTRY).score(score_request(request))).results[0]

@@ -10,6 +10,7 @@ from tests.plugins.format._scoring import format_reason as _format
 from tests.plugins.format._scoring import score_one as _one
 from verifier.schemas import ItemResult, VerifyRequest
 from verifier.scoring import BatchScorer
+from verifier.wire import score_request, verify_response
 
 pytestmark = pytest.mark.anyio
 
@@ -188,7 +189,7 @@ async def _cosine(verdict: float | None, length: int, **params: Any) -> ItemResu
             ],
         }
     )
-    return (await BatchScorer(_REGISTRY).score(request)).results[0]
+    return verify_response(await BatchScorer(_REGISTRY).score(score_request(request))).results[0]
 
 
 async def test_cosine_length_reads_the_verdict_of_another_reward() -> None:

@@ -12,6 +12,7 @@ import verifier_language
 from verifier.registry import RewardRegistry, create_plugin_manager
 from verifier.schemas import ItemResult, VerifyRequest
 from verifier.scoring import BatchScorer
+from verifier.wire import score_request, verify_response
 
 DATA = Path(__file__).parent / "data"
 REGISTRY = RewardRegistry.from_plugin_manager(
@@ -39,7 +40,7 @@ def score_batch(reward: str, items: list[dict[str, Any]], params: dict[str, Any]
     request = VerifyRequest.model_validate({"rewards": [reward], "params": {reward: params or {}}, "items": items})
 
     async def run() -> list[ItemResult]:
-        return (await BatchScorer(REGISTRY).score(request)).results
+        return verify_response(await BatchScorer(REGISTRY).score(score_request(request))).results
 
     return anyio.run(run)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from verifier.runtime import Runtime
+from verifier.runtime import Runtime, ServiceHealth
 from verifier.schemas import HealthResponse
 
 router = APIRouter(tags=["health"])
@@ -23,9 +23,15 @@ async def readyz(request: Request, response: Response) -> HealthResponse:
     if runtime is None:
         response.status_code = 503
         return HealthResponse(status="down", rewards={})
-    report = runtime.health()
-    if report.status == "down" or request.app.state.admission.draining:
+    health = runtime.health()
+    draining = request.app.state.admission.draining
+    if health.status == "down" or draining:
         # Draining after SIGTERM: take this replica out of the load balancer while in-flight batches finish.
         response.status_code = 503
-        report.status = "down"
-    return report
+    return health_response(health, draining=draining)
+
+
+def health_response(health: ServiceHealth, *, draining: bool = False) -> HealthResponse:
+    """The wire form of the runtime's health; a draining server reports itself down."""
+    rewards = {name: {"status": report.status, "message": report.message} for name, report in health.rewards.items()}
+    return HealthResponse(status="down" if draining else health.status, rewards=rewards)

@@ -15,13 +15,14 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from verifier.errors import InvalidRequestError, RequestError
+from verifier.errors import InvalidRequestError, UnscoredError
 from verifier.http.admission import Admission
 from verifier.http.auth import KeyChecker
 from verifier.http.body import declared_length, parse_body, read_body
 from verifier.http.deps import RuntimeDep
 from verifier.profiles import split_query
 from verifier.schemas import ErrorResponse, Item, ItemResult, VerifyRequest, VerifyResponse, parse_weights
+from verifier.wire import score_request, verify_response
 
 router = APIRouter(prefix="/v1", tags=["interop"])
 
@@ -40,11 +41,6 @@ class OpenRLHFResponse(BaseModel):
     rewards: list[float] = Field(description="the weighted reward per query")
     scores: list[float] = Field(description="reward / total weight, clamped to [0, 1]")
     extra_logs: dict[str, list[float]] = Field(description="each reward's score per query, and unscored flags")
-
-
-class UnscoredError(RequestError):
-    status = 502
-    type = "unscored_items"
 
 
 class OpenRLHFQuery(BaseModel):
@@ -109,7 +105,9 @@ async def openrlhf(request: Request, runtime: RuntimeDep) -> Response:
         weights = resolved if isinstance(resolved, dict) else dict.fromkeys(resolved, 1.0)
         # One sample a request is how OpenRLHF's client sends: the coalescer scores concurrent ones together.
         result = (
-            await runtime.coalescer.score(scored, admit=ticket.hold_items) if items else VerifyResponse(results=[])
+            verify_response(await runtime.coalescer.score(score_request(scored), admit=ticket.hold_items))
+            if items
+            else VerifyResponse(results=[])
         )
     answer = _answer(_with_unsplit(result, unsplit, weights), weights, policy)
     # Serialised here rather than re-validated through response_model: per-sample clients send thousands.

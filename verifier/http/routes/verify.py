@@ -9,6 +9,7 @@ from verifier.http.auth import Authenticated
 from verifier.http.body import declared_length, parse_body, read_body
 from verifier.http.deps import RuntimeDep
 from verifier.schemas import ErrorResponse, VerifyRequest, VerifyResponse
+from verifier.wire import score_request, verify_response
 
 router = APIRouter(prefix="/v1", tags=["verify"])
 
@@ -36,5 +37,5 @@ async def verify(request: Request, runtime: RuntimeDep, _: Authenticated) -> Res
         parsed = parse_body(VerifyRequest, await read_body(request, limit, ticket.hold_bytes))
         request.app.state.metrics.batch_items.observe(len(parsed.items))
         resolved = runtime.profiles.resolve(parsed)
-        result = await runtime.coalescer.score(resolved, admit=ticket.hold_items)
-    return Response(result.model_dump_json(), media_type="application/json")
+        result = await runtime.coalescer.score(score_request(resolved), admit=ticket.hold_items)
+    return Response(verify_response(result).model_dump_json(), media_type="application/json")
