@@ -33,10 +33,11 @@ from pydantic import ValidationError
 from verifier.errors import InvalidRequestError, PluginError, RequestError
 from verifier.profiles import Profiles
 from verifier.registry import RewardRegistry, create_plugin_manager
-from verifier.schemas import ItemResult, VerifyRequest
-from verifier.scoring import BatchScorer
+from verifier.schemas import VerifyRequest
+from verifier.scoring import BatchScorer, ItemScore
 from verifier.types import Health, Reward, Text
 from verifier.verdict_cache import VerdictCache
+from verifier.wire import score_request
 
 __all__ = ["Outcome", "PluginError", "PluginHarness", "RequestError", "Sample", "Verdict"]
 
@@ -189,8 +190,8 @@ class PluginHarness:
             raise InvalidRequestError(
                 [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
             ) from None
-        response = await self._scorer.score(self._profiles.resolve(request))
-        return [_outcome(result) for result in response.results]
+        batch = await self._scorer.score(score_request(self._profiles.resolve(request)))
+        return [_outcome(result) for result in batch.results]
 
     def _check_closed(self) -> None:
         if self._portal is not None or self._async is not None:
@@ -230,7 +231,7 @@ def _wire_text(text: Text) -> str | list[dict[str, Any]]:
     return text if isinstance(text, str) else [dict(message) for message in text]
 
 
-def _outcome(result: ItemResult) -> Outcome:
+def _outcome(result: ItemScore) -> Outcome:
     return Outcome(
         id=result.id,
         reward=result.reward,
