@@ -184,7 +184,7 @@ def test_equivalence_classes(grade: Grade, gold: str, pred: str, equal: bool) ->
         pytest.param("7km", "7", 1.0, id="units-dropped"),
         pytest.param("3 + 4i", "i(4 - 3i)", 0.0, id="i-is-a-variable"),
         pytest.param("g(x) = 3x - 1", "y = 3x - 1", 0.0, id="strict-variables"),
-        pytest.param("\\begin{matrix} \\frac14 \\\\ 2 \\end{matrix}", "[0.25, 2]", 0.0, id="list-is-not-a-column-vector"),
+        pytest.param("\\begin{matrix} \\frac14 \\\\ 2 \\end{matrix}", "[0.25, 2]", 0.0, id="list-not-column-vector"),
         pytest.param("\\cos(90^{\\circ} - x)", "\\sin(x)", 0.0, id="degrees-in-trig-not-converted"),
     ],
 )
