@@ -21,7 +21,7 @@ from sandbox.compile_cache import CompileCache, compile_key
 from sandbox.languages import PCH_DIR, get_language
 from sandbox.process import ProcessBackend, ProcessOptions, ProcessPrepared
 from sandbox.types import COMPILE_LIMITS, ExecResult, ExecStatus, Limits, Program, RunSpec
-from tests.sandbox.process_support import needs_bwrap
+from tests.system import needs_bwrap, require_tool
 
 CPP = get_language("cpp")
 DOCKERFILE = Path(__file__).parents[2] / "sandbox" / "Dockerfile"
@@ -33,7 +33,13 @@ BASH_LIMITS = Limits(wall_time_s=60.0, memory_mb=2048, max_processes=64, file_si
 STDCXX = (
     '#include <bits/stdc++.h>\nusing namespace std;\nint main() { int a, b; cin >> a >> b; cout << a + b << "\\n"; }\n'
 )
-needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
+needs_gxx = pytest.mark.usefixtures("gxx")
+
+
+@pytest.fixture
+def gxx() -> None:
+    require_tool("g++", "scripts/system-setup.sh installs it")
+
 
 # Programs that must compile to the same binary with and without the precompiled headers.
 SAME_PROGRAM = {
