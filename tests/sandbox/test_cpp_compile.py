@@ -65,7 +65,7 @@ SAME_PROGRAM = {
 }
 
 
-# ------------------------------------------------------------------ flags and the image, kept in step
+# The PCH flags and the image, kept in step.
 
 
 def test_header_flags_are_the_cpp_compile_flags_without_output_and_source() -> None:
@@ -93,7 +93,7 @@ def test_dockerfile_builds_the_pch_with_the_languages_flags_and_headers() -> Non
     assert text.index("apt-get install") < text.index("ARG CPP_PCH_FLAGS")
 
 
-# ------------------------------------------------------------------ building (host, one small header)
+# Building a PCH on the host (one small header).
 
 
 SMALL = dataclasses.replace(CPP, precompiled_headers=("climits",))
@@ -140,7 +140,7 @@ def test_ensure_reuses_a_valid_build_and_rebuilds_a_stale_one(tmp_path: Path) ->
     assert (directory / "climits.gch").stat().st_ino != built
 
 
-# ------------------------------------------------------------------ the compile cache
+# The compile cache.
 
 
 def _result(text: str = "") -> ExecResult:
@@ -177,7 +177,7 @@ def test_compile_cache_is_bounded_in_bytes_and_evicts_least_recently_used() -> N
     assert cache.get("huge") is None and cache.stats.entries == 2
 
 
-# ------------------------------------------------------------------ process backend (bubblewrap)
+# The process backend (bubblewrap).
 
 
 class Box:
@@ -357,7 +357,7 @@ def test_world_readable_checks_every_ancestor() -> None:
         shutil.rmtree(top)
 
 
-# ------------------------------------------------------------------ docker backend (the image)
+# The docker backend (the image).
 
 
 @pytest.mark.docker
