@@ -84,3 +84,10 @@ def test_missing_tool_names_itself_and_why(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv(system.REQUIRE_SYSTEM, "1")
     with pytest.raises(pytest.fail.Exception, match=r"g\+\+ is not installed \(the C\+\+ tests\)"):
         system.require_tool("g++", "the C++ tests")
+
+
+@pytest.mark.docker
+def test_an_engine_without_the_image_is_missing_the_image() -> None:
+    system.require_docker()  # a real engine, with the sandbox image
+    problem = system.docker_problem("r1-verifier/no-such-image:never-built")
+    assert problem is not None and "needs a Docker engine with r1-verifier/no-such-image:never-built" in problem
