@@ -73,7 +73,7 @@ def make_batches(items: int, size: int, code_share: float, seed: int) -> list[li
     return [[make_item(rng, k, code_share) for k in keys[n : n + size]] for n in range(0, items, size)]
 
 
-# --- process accounting, from /proc -------------------------------------------------------------------------
+# Process accounting, from /proc.
 
 
 def _tree(root: int) -> list[int]:
@@ -118,7 +118,7 @@ def cpu_s(pids: list[int]) -> float:
     return total / ticks
 
 
-# --- the load ----------------------------------------------------------------------------------------------
+# Driving the load, and its report.
 
 
 @dataclass
@@ -222,7 +222,7 @@ def report(run: Run) -> None:
     )
 
 
-# --- phase 1: the client alone, against a canned server -----------------------------------------------------
+# Phase 1: the client alone, against a canned server.
 
 CANNED_SERVER = '''
 import sys, orjson, uvicorn
@@ -307,7 +307,7 @@ def phase_client(args: argparse.Namespace) -> None:
     print(f"client / bare httpx at {args.clients} in flight: {ours[0] / bare[0]:.2f}x requests/s")
 
 
-# --- phases 2 and 3 -----------------------------------------------------------------------------------------
+# Phases 2 and 3: one verifier, then the Ray cluster.
 
 
 def settings_env(args: argparse.Namespace) -> dict[str, str]:

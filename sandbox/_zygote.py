@@ -141,7 +141,7 @@ def read_all(fd: int) -> bytes:
         chunks.append(chunk)
 
 
-# ---------------------------------------------------------------- C2: the run itself
+# The run (C2 in the module docstring): from its fork to execve.
 
 
 def _drop_capabilities() -> None:
@@ -284,7 +284,7 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
-# ---------------------------------------------------------------- C1: the supervisor
+# The supervisor (C1 in the module docstring).
 
 
 def _enter_run_namespaces() -> None:
@@ -645,7 +645,7 @@ def _wait(
         time.sleep(0.0005)
 
 
-# ---------------------------------------------------------------- the zygote loop
+# The zygote itself: warm-up and the order loop (main).
 
 
 def _warm_up() -> None:

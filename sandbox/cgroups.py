@@ -79,20 +79,6 @@ class RunCgroup:
                 os.close(fd)
         self.fds = []
 
-    def try_remove(self) -> bool:
-        """One quick attempt to remove the cgroup (the supervisor may still be exiting)."""
-        self.close_fds()
-        remaining = []
-        for directory in self.dirs:
-            try:
-                directory.rmdir()
-            except FileNotFoundError:
-                pass
-            except OSError:
-                remaining.append(directory)
-        self.dirs = remaining
-        return not remaining
-
     def close(self) -> None:
         """Remove the cgroup, killing what is left in it (blocking: retries while processes exit)."""
         self.close_fds()

@@ -324,7 +324,3 @@ def get_language(name: str) -> Language:
         return _BY_NAME[name.strip().lower()]
     except KeyError:
         raise UnsupportedLanguage(name) from None
-
-
-def language_names() -> list[str]:
-    return [lang.name for lang in LANGUAGES]

@@ -167,8 +167,6 @@ class ProcessBackend(Backend):
         self.compile_cache = CompileCache(self.options.compile_cache_bytes)
         self._compiles_in_flight: dict[str, asyncio.Future[None]] = {}
 
-    # -------------------------------------------------------------- lifecycle
-
     async def start(self) -> None:
         async with self._start_lock:
             if self._zygote is not None and self._zygote.alive:
@@ -427,8 +425,6 @@ class ProcessBackend(Backend):
     def zygote_pid(self) -> int | None:
         """Host pid of the zygote's outermost process: every run is one of its descendants."""
         return self._zygote.pid if self._zygote is not None else None
-
-    # -------------------------------------------------------------- running
 
     @asynccontextmanager
     async def prepare(self, program: Program) -> AsyncIterator[Prepared]:

@@ -20,7 +20,6 @@ returns the same ``ExecResult`` facts. These models are the wire format of ``san
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Literal, Protocol, TypeAlias, runtime_checkable
 
@@ -486,8 +485,3 @@ def compile_failure(compiled: ExecResult) -> ExecResult:
     if compiled.status is ExecStatus.SANDBOX_ERROR:
         return compiled
     return compiled.model_copy(update={"status": ExecStatus.COMPILE_ERROR})
-
-
-def first_failure(results: Sequence[ExecResult]) -> ExecResult | None:
-    """The first result that is not ``ok``, if any."""
-    return next((r for r in results if not r.ok), None)

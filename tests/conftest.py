@@ -14,6 +14,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from tests.system import require_bwrap
+
 # The verdict cache is process-wide: left on, a test that counts real work (sandbox runs, programs in flight,
 # worker deaths) would see another test's verdicts reused. Tests of the cache turn it on themselves
 # (tests/verifier/test_verdict_cache.py); set the variable to run the whole suite with it on.
@@ -71,3 +73,9 @@ async def app_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://verifier.test") as client:
             yield client
+
+
+@pytest.fixture(scope="session")
+def bubblewrap() -> None:
+    """A working bubblewrap (use through ``tests.system.needs_bwrap``): skipped without one, failed when required."""
+    require_bwrap()

@@ -59,12 +59,6 @@ class ColumnMap:
         for path in self.columns.values():
             Target.parse(path)  # fail at construction, not in the middle of training
 
-    def needs_schemas(self, present: Sequence[str]) -> bool:
-        """Whether mapping these columns needs the rewards' params schemas (a ``params.*`` target)."""
-        return any(
-            Target.parse(self.columns[c]).reward == "*" for c in present if c in self.columns
-        )
-
     def apply(
         self,
         items: list[dict[str, Any]],

@@ -144,8 +144,6 @@ class CodeReward:
         self._health = Health("ok", "not checked yet")
         self._monitor: asyncio.Task[None] | None = None
 
-    # ------------------------------------------------------------------ host hooks
-
     def health(self) -> Health:
         return self._health
 
@@ -181,8 +179,6 @@ class CodeReward:
         while True:
             await asyncio.sleep(HEALTH_INTERVAL_S)
             await self.refresh_health()
-
-    # ------------------------------------------------------------------ scoring
 
     async def __call__(self, items: Sequence[RewardItem[CodeParams]]) -> list[Score]:
         """All items' programs run concurrently; then every checker run of the batch, grouped by checker

@@ -180,8 +180,6 @@ class ChatClient:
             raise RuntimeError("the judge client is not open (the reward's lifespan was not entered)")
         return self._http
 
-    # ------------------------------------------------------------------ calls
-
     async def chat(
         self,
         messages: Sequence[Mapping[str, str]],
@@ -269,8 +267,6 @@ class ChatClient:
         endpoint.last_error = last
         record_call(self.reward, endpoint.url, "error")
         raise JudgeUnavailable(f"{endpoint.url}: {last} (after {self.options.retries + 1} attempts)")
-
-    # ------------------------------------------------------------------ health
 
     async def probe(self, timeout_s: float = 5.0) -> Health:
         """``GET /v1/models`` on every endpoint: down when none answers, degraded when some fail or do not list

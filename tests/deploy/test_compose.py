@@ -14,13 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.system import missing
 from verifier.client import VerifierClient
+from verifier.local import free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "r1verifiertest"
-PORT = 18731
 BASE_IMAGE = os.environ.get("SANDBOX_BASE_IMAGE", "r1-verifier/debian:bookworm")
 
 
@@ -29,14 +30,14 @@ def _compose_command() -> list[str]:
         return ["docker-compose"]
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
         return ["docker", "compose"]
-    message = "needs docker compose (scripts/docker-setup.sh installs Debian's docker-compose)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    missing("needs docker compose (scripts/docker-setup.sh installs Debian's docker-compose)")
 
 
-def _compose(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "BASE_IMAGE": BASE_IMAGE, "VERIFIER_PORT": str(PORT), "MATH_WORKERS": "1"}
+def _compose(*args: str, timeout: float = 600, port: int | None = None) -> subprocess.CompletedProcess[str]:
+    """``port``: where ``up`` publishes the verifier on the host (compose.yaml's ``${VERIFIER_PORT:-8000}``)."""
+    env = {**os.environ, "BASE_IMAGE": BASE_IMAGE, "MATH_WORKERS": "1"}
+    if port is not None:
+        env["VERIFIER_PORT"] = str(port)
     return subprocess.run(
         [*_compose_command(), "-p", PROJECT, "-f", str(ROOT / "compose.yaml"), *args],
         cwd=ROOT,
@@ -61,10 +62,11 @@ def _leftovers() -> str:
 def stack() -> Iterator[str]:
     built = _compose("build", "verifier", timeout=1200)
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    up = _compose("up", "-d", "verifier", "sandbox")
+    port = free_port()  # chosen after the build, just before it is published: nothing else took it meanwhile
+    up = _compose("up", "-d", "verifier", "sandbox", port=port)
     try:
         assert up.returncode == 0, up.stderr[-3000:]
-        url = f"http://127.0.0.1:{PORT}"
+        url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 180
         while True:
             try:

@@ -10,29 +10,13 @@ from typing import Any, TypeVar
 
 import docker
 import docker.errors
-import pytest
 
 from sandbox.docker_backend import DockerBackend
 from sandbox.docker_pool import LABEL, OWNER_LABEL, POOL_LABEL, DockerOptions
 from sandbox.types import ExecRequest, ExecResponse, Program, RunSpec, execute
+from tests.system import require_docker
 
 T = TypeVar("T")
-
-
-def require_docker(image: str = DockerOptions().image) -> None:
-    """Skip when no engine or image is here (a developer machine); fail in CI, where the setup script ran."""
-    try:
-        client = docker.from_env(timeout=10)
-        try:
-            client.ping()
-            client.images.get(image)
-        finally:
-            client.close()
-    except docker.errors.DockerException as exc:
-        message = f"needs a Docker engine with {image} (run scripts/docker-setup.sh): {exc}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 class LoopBackend:
@@ -54,7 +38,7 @@ class LoopBackend:
 
 @contextmanager
 def started_backend(options: DockerOptions | None = None) -> Iterator[LoopBackend]:
-    require_docker()
+    require_docker((options or DockerOptions()).image)
     with asyncio.Runner() as runner:
         backend = DockerBackend(options)
         runner.run(backend.start())

@@ -1,29 +1,17 @@
-"""Helpers for the process backend's tests: one backend per scenario, runs of source text, the bwrap marker.
-
-Under CI (``CI=true``) bubblewrap is a required part: the tests fail without it instead of skipping.
-"""
+"""Helpers for the process backend's tests: one backend per scenario, runs of source text."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio
-import pytest
 
 from sandbox.process import ProcessBackend, ProcessOptions
 from sandbox.types import ExecResult, Limits, Program, RunSpec
 
 T = TypeVar("T")
-
-needs_bwrap = pytest.mark.skipif(
-    shutil.which("bwrap") is None and os.environ.get("CI") != "true",
-    reason="bubblewrap is not installed (under CI=true this fails instead)",
-)
-
 
 async def run_program(
     backend: ProcessBackend,

@@ -21,7 +21,7 @@ from sandbox.compile_cache import CompileCache, compile_key
 from sandbox.languages import PCH_DIR, get_language
 from sandbox.process import ProcessBackend, ProcessOptions, ProcessPrepared
 from sandbox.types import COMPILE_LIMITS, ExecResult, ExecStatus, Limits, Program, RunSpec
-from tests.sandbox.process_support import needs_bwrap
+from tests.system import needs_bwrap, require_tool
 
 CPP = get_language("cpp")
 DOCKERFILE = Path(__file__).parents[2] / "sandbox" / "Dockerfile"
@@ -33,7 +33,13 @@ BASH_LIMITS = Limits(wall_time_s=60.0, memory_mb=2048, max_processes=64, file_si
 STDCXX = (
     '#include <bits/stdc++.h>\nusing namespace std;\nint main() { int a, b; cin >> a >> b; cout << a + b << "\\n"; }\n'
 )
-needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
+needs_gxx = pytest.mark.usefixtures("gxx")
+
+
+@pytest.fixture
+def gxx() -> None:
+    require_tool("g++", "scripts/system-setup.sh installs it")
+
 
 # Programs that must compile to the same binary with and without the precompiled headers.
 SAME_PROGRAM = {
@@ -59,7 +65,7 @@ SAME_PROGRAM = {
 }
 
 
-# ------------------------------------------------------------------ flags and the image, kept in step
+# The PCH flags and the image, kept in step.
 
 
 def test_header_flags_are_the_cpp_compile_flags_without_output_and_source() -> None:
@@ -87,7 +93,7 @@ def test_dockerfile_builds_the_pch_with_the_languages_flags_and_headers() -> Non
     assert text.index("apt-get install") < text.index("ARG CPP_PCH_FLAGS")
 
 
-# ------------------------------------------------------------------ building (host, one small header)
+# Building a PCH on the host (one small header).
 
 
 SMALL = dataclasses.replace(CPP, precompiled_headers=("climits",))
@@ -134,7 +140,7 @@ def test_ensure_reuses_a_valid_build_and_rebuilds_a_stale_one(tmp_path: Path) ->
     assert (directory / "climits.gch").stat().st_ino != built
 
 
-# ------------------------------------------------------------------ the compile cache
+# The compile cache.
 
 
 def _result(text: str = "") -> ExecResult:
@@ -171,7 +177,7 @@ def test_compile_cache_is_bounded_in_bytes_and_evicts_least_recently_used() -> N
     assert cache.get("huge") is None and cache.stats.entries == 2
 
 
-# ------------------------------------------------------------------ process backend (bubblewrap)
+# The process backend (bubblewrap).
 
 
 class Box:
@@ -264,8 +270,9 @@ def test_programs_compile_to_the_same_binary_without_the_pch(box: Box) -> None:
     try:
         assert plain.backend.pch_dirs == {}
         for name, source in SAME_PROGRAM.items():
-            with_pch, run, binary = box.compile_and_run(source)
-            without, plain_run, plain_binary = plain.compile_and_run(source)
+            # Input for the programs that read two numbers: without it they print uninitialised ints.
+            with_pch, run, binary = box.compile_and_run(source, stdin="2 3\n")
+            without, plain_run, plain_binary = plain.compile_and_run(source, stdin="2 3\n")
             assert with_pch.status is without.status is ExecStatus.OK, (name, with_pch.stderr, without.stderr)
             assert binary == plain_binary, f"{name}: the PCH changed the binary"
             assert run is not None and plain_run is not None
@@ -351,7 +358,7 @@ def test_world_readable_checks_every_ancestor() -> None:
         shutil.rmtree(top)
 
 
-# ------------------------------------------------------------------ docker backend (the image)
+# The docker backend (the image).
 
 
 @pytest.mark.docker

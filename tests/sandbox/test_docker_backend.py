@@ -13,7 +13,8 @@ from sandbox.docker_backend import DockerBackend, DockerPrepared
 from sandbox.docker_pool import DockerOptions, owner_identity
 from sandbox.errors import SandboxUnavailable, UnsupportedLanguage
 from sandbox.types import ExecStatus, Limits, Program, RunSpec
-from tests.sandbox.docker_support import LoopBackend, containers_of, require_docker, started_backend
+from tests.sandbox.docker_support import LoopBackend, containers_of, started_backend
+from tests.system import require_docker
 
 pytestmark = pytest.mark.docker
 

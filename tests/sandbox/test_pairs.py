@@ -5,7 +5,6 @@ with the remote client."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,9 +30,9 @@ from sandbox.types import (
     RunSpec,
     execute_pair,
 )
-from tests.sandbox.docker_support import require_docker
+from tests.system import needs_bwrap, require_docker
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+pytestmark = needs_bwrap
 
 # The program asks three questions; the peer answers each with the number plus one, reading its secret
 # from a file only it has, and says on stderr what it saw.

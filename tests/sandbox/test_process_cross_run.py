@@ -15,7 +15,8 @@ import pytest
 
 from sandbox.process import ProcessBackend
 from sandbox.types import ExecStatus, Limits
-from tests.sandbox.process_support import gather, needs_bwrap, run_program, with_backend
+from tests.sandbox.process_support import gather, run_program, with_backend
+from tests.system import needs_bwrap
 
 pytestmark = needs_bwrap
 

@@ -20,7 +20,8 @@ from sandbox import cgroups
 from sandbox.errors import SandboxUnavailable
 from sandbox.process import ProcessBackend, ProcessOptions
 from sandbox.types import ExecStatus
-from tests.sandbox.process_support import needs_bwrap, run_program
+from tests.sandbox.process_support import run_program
+from tests.system import needs_bwrap
 from verifier.http import create_app
 from verifier.registry import create_plugin_manager
 from verifier.settings import Settings

@@ -12,7 +12,8 @@ import pytest
 from sandbox.process import ProcessBackend
 from sandbox.types import ExecStatus
 from tests.processes import descendants, process_tree
-from tests.sandbox.process_support import needs_bwrap, run_program, with_backend
+from tests.sandbox.process_support import run_program, with_backend
+from tests.system import needs_bwrap
 
 pytestmark = needs_bwrap
 

@@ -7,7 +7,6 @@ A language whose toolchain is not installed here is skipped on a developer machi
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -17,7 +16,7 @@ from sandbox.languages import LANGUAGES, get_language
 from sandbox.process import ProcessBackend, ProcessOptions
 from sandbox.types import COMPILE_LIMITS, ExecResult, ExecStatus, Limits, Program, RunSpec
 from tests.sandbox.language_samples import SAMPLES
-from tests.sandbox.process_support import needs_bwrap
+from tests.system import needs_bwrap
 
 pytestmark = needs_bwrap
 
@@ -61,9 +60,7 @@ def require_language(box: Box, language: str) -> None:
         return
     missing = [tool for tool in get_language(language).toolchain if tool not in box.backend._toolchain]
     message = f"{language}: toolchain not installed here ({', '.join(missing)}); run scripts/system-setup.sh"
-    if os.environ.get("R1_REQUIRE_SYSTEM"):
-        pytest.fail(message)
-    pytest.skip(message)
+    missing(message)
 
 
 def by_language(names: list[str] | None = None) -> list[object]:

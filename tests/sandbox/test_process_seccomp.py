@@ -11,7 +11,8 @@ import pytest
 from sandbox import seccomp
 from sandbox.process import ProcessBackend
 from sandbox.types import ExecStatus
-from tests.sandbox.process_support import needs_bwrap, run_program, with_backend
+from tests.sandbox.process_support import run_program, with_backend
+from tests.system import needs_bwrap
 
 CALLS = {
     "io_uring_setup": "libc.syscall(425, 8, params)",

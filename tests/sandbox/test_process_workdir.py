@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from sandbox.process import ProcessBackend
 from sandbox.types import MAX_FETCH_BYTES, ExecResult, ExecStatus, Limits, MiB, Program, RunSpec
-from tests.sandbox.process_support import needs_bwrap, with_backend
+from tests.sandbox.process_support import with_backend
+from tests.system import needs_bwrap
 
 pytestmark = needs_bwrap
 

@@ -13,7 +13,8 @@ import pytest
 
 from sandbox.docker_pool import DockerOptions
 from sandbox.types import ExecStatus, Program
-from tests.sandbox.docker_support import require_docker, started_backend
+from tests.sandbox.docker_support import started_backend
+from tests.system import require_docker
 
 pytestmark = pytest.mark.docker
 

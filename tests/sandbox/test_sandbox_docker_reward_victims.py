@@ -14,7 +14,7 @@ from verifier_code.reward import CodeParams, CodeReward
 
 from sandbox.docker_pool import DockerOptions
 from sandbox.factory import SandboxOptions, make_executor
-from tests.sandbox.docker_support import require_docker
+from tests.system import require_docker
 from verifier import RewardItem
 
 pytestmark = pytest.mark.docker

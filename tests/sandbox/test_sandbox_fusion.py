@@ -5,7 +5,6 @@ plus ``fetch_files``, ``GET /v1/ping`` and the language names SandboxFusion clie
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Iterator
 
 import httpx
@@ -18,7 +17,7 @@ from sandbox.languages import LANGUAGES, get_language
 from sandbox.process import ProcessBackend, ProcessOptions
 from sandbox.service import create_app
 from tests.conftest import serve_in_thread
-from tests.sandbox.process_support import needs_bwrap
+from tests.system import missing, needs_bwrap
 
 pytestmark = needs_bwrap
 
@@ -45,9 +44,7 @@ def require(url: str, name: str) -> None:
     available = {lang["name"] for lang in httpx.get(f"{url}/v1/languages").json()["languages"] if lang["available"]}
     if language not in available:
         message = f"{language}: toolchain not installed here (scripts/system-setup.sh installs it)"
-        if os.environ.get("R1_REQUIRE_SYSTEM"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(message)
 
 
 def test_ping_answers_pong(url: str) -> None:

@@ -20,7 +20,7 @@ from sandbox.process import ProcessBackend, ProcessOptions
 from sandbox.types import ExecStatus, Program, RunSpec
 from tests.processes import descendants
 from tests.sandbox.attacks import ATTACK_LIMITS, ATTACKS, DAEMON_MARKER, Attack, assert_contained
-from tests.sandbox.process_support import needs_bwrap
+from tests.system import needs_bwrap
 
 pytestmark = needs_bwrap
 

@@ -3,7 +3,6 @@ talking to it over HTTP."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from typing import Any
 
@@ -17,9 +16,10 @@ from sandbox.factory import SandboxOptions, make_executor
 from sandbox.process import ProcessBackend, ProcessOptions
 from sandbox.service import create_app
 from sandbox.types import ExecRequest, ExecResponse, ExecStatus, Program, RunSpec
+from tests.system import needs_bwrap
 from verifier import RewardItem
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+pytestmark = needs_bwrap
 
 
 @pytest.fixture

@@ -18,15 +18,11 @@ from sandbox.docker_backend import DockerBackend
 from sandbox.docker_pool import DockerOptions, process_identity
 from sandbox.service import create_app
 from sandbox.types import ExecRequest, ExecResponse, ExecStatus, Program, RunSpec
-from tests.sandbox.docker_support import containers_of, require_docker
+from tests.sandbox.docker_support import containers_of
+from tests.system import require_docker
+from verifier.local import free_port
 
 pytestmark = pytest.mark.docker
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_execute_and_run_code_through_the_docker_backend(live_server: Callable[[FastAPI], str]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,13 +20,12 @@ from sandbox.process import ProcessBackend, ProcessOptions
 from sandbox.service import create_app
 from sandbox.types import Backend, MiB
 from tests.conftest import serve_in_thread
-from tests.sandbox.docker_support import require_docker
+from tests.system import require_bwrap, require_docker
 from verifier import RewardItem
 
 
 def _process() -> Backend:
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed")
+    require_bwrap()
     return ProcessBackend(ProcessOptions(isolation="bwrap", max_concurrency=2))
 
 
@@ -152,8 +150,7 @@ def test_the_code_reward_scores_a_batch_with_bad_items_null_and_the_rest_right(b
         require_docker()
         options = SandboxOptions(backend="docker", docker=DockerOptions(warm_containers=1, max_containers=2))
     else:
-        if shutil.which("bwrap") is None:
-            pytest.skip("bubblewrap is not installed")
+        require_bwrap()
         options = SandboxOptions(backend="process", isolation="bwrap")
     reward = CodeReward(make_executor(options))
     good = {"tests": [{"input": "2 3", "output": "5"}]}

@@ -26,11 +26,12 @@ from fastapi import FastAPI
 
 from sandbox.docker_pool import owner_identity, process_identity
 from tests.processes import descendants, process_tree
-from tests.sandbox.docker_support import containers_of, require_docker
+from tests.sandbox.docker_support import containers_of
+from tests.system import require_docker
 from tests.verifier import plugins_for_tests
-from tests.verifier.test_server import _free_port
 from verifier.client import AsyncVerifierClient
 from verifier.http import create_app
+from verifier.local import free_port
 from verifier.registry import create_plugin_manager
 from verifier.settings import Settings
 
@@ -74,7 +75,7 @@ def _process(argv: list[str], env: dict[str, str], url: str, probe: str) -> Iter
 
 
 def _verifier(env: dict[str, str]) -> tuple[str, Callable[[], Any]]:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     argv = [sys.executable, "-m", "verifier", "serve", "--port", str(port), "--log-level", "warning"]
     return url, lambda: _process(argv, env, url, "/healthz")
@@ -189,7 +190,7 @@ SLEEPER = "import time\nprint(input())\ntime.sleep(30)\n"
 
 @pytest.mark.slow
 def test_stopping_the_remote_sandbox_mid_run_costs_only_code_items_and_recovers_after_restart() -> None:
-    sandbox_port = _free_port()
+    sandbox_port = free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     options = {"code": {"backend": "remote", "urls": [sandbox_url], "request_timeout_s": 120}}
     url, server = _verifier(
@@ -339,7 +340,7 @@ def _stub_state(stub_url: str) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_stopping_the_judge_endpoint_mid_batch_costs_only_judge_items_and_recovers_after_restart() -> None:
-    stub_port = _free_port()
+    stub_port = free_port()
     stub_url = f"http://127.0.0.1:{stub_port}"
     judge = {
         "endpoints": [{"url": stub_url}],

@@ -14,11 +14,13 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY, Counter
 
 from tests.conftest import app_client
+from tests.system import needs_bwrap
 from tests.verifier import plugins_for_tests
 from verifier.errors import ExposureError, ShuttingDownError
 from verifier.http import create_app
 from verifier.http.admission import Admission
 from verifier.http.logs import JsonFormatter, request_id
+from verifier.local import local_verifier
 from verifier.registry import create_plugin_manager
 from verifier.settings import Settings
 
@@ -198,24 +200,21 @@ print("FOUND" if any(needle in s for s in sources) else "CLEAN", "/proc/1/enviro
 
 
 @pytest.mark.slow
+@needs_bwrap
 def test_sandboxed_code_sees_no_service_environment() -> None:
     """A program run by the ``code`` reward (default isolation) finds neither the API key nor any other service
     variable in its own environment or in any /proc/*/environ it can read, including /proc/1/environ."""
-    from tests.verifier.test_faults import _verifier
-
     secret, marker = "key-" + "9f3a" * 8, "service-only-" + "c0de" * 4
-    url, server = _verifier(
-        {"VERIFIER_API_KEYS": json.dumps([secret]), "VERIFIER_PLUGINS_ALLOW": '["code"]', "R1_MARKER": marker}
-    )
+    env = {"VERIFIER_API_KEYS": json.dumps([secret]), "VERIFIER_PLUGINS_ALLOW": '["code"]', "R1_MARKER": marker}
     # The last needle is in the sandbox's own environment: it shows the scan does find what is there.
     needles = {secret: "CLEAN", marker: "CLEAN", "R1_MARKER": "CLEAN", "PATH=": "FOUND"}
     items = [
         {"id": n, "completion": ENV_SCANNER, "reference": {"tests": [{"input": n + "\n", "output": f"{v} True\n"}]}}
         for n, v in needles.items()
     ]
-    with server():
+    with local_verifier(env=env) as verifier:
         response = httpx.post(
-            f"{url}/v1/verify",
+            f"{verifier.url}/v1/verify",
             json={"rewards": ["code"], "items": items},
             headers={"authorization": f"Bearer {secret}"},
             timeout=120,

@@ -19,6 +19,7 @@ from tests.verifier import plugins_for_tests
 from verifier.client import AsyncVerifierClient, VerifierClient
 from verifier.errors import VerifierHTTPError, VerifierUnavailableError
 from verifier.http import create_app
+from verifier.local import free_port
 from verifier.registry import create_plugin_manager
 from verifier.settings import Settings
 
@@ -159,19 +160,13 @@ def test_client_maps_a_body_that_is_not_the_api_onto_its_own_error() -> None:
             client.ready()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def serve_command() -> Iterator[Callable[..., tuple[subprocess.Popen[str], str]]]:
     """Start ``python -m verifier serve`` processes; all are stopped after the test."""
     processes: list[subprocess.Popen[str]] = []
 
     def start(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "verifier", *args, "serve", "--port", str(port), "--log-level", "warning"],
             env={**os.environ, **(env or {})},
@@ -232,7 +227,7 @@ def test_serve_fails_at_startup_naming_a_missing_plugin() -> None:
             "format,nosuchplugin",
             "serve",
             "--port",
-            str(_free_port()),
+            str(free_port()),
         ],
         capture_output=True,
         text=True,

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from verifier.cli import main
+from verifier.local import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,9 +36,7 @@ SERVER = textwrap.dedent(
 
 @pytest.mark.slow
 def test_sigterm_lets_the_batch_in_flight_finish() -> None:
-    from tests.verifier.test_server import _free_port
-
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(port)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}
     )

@@ -5,7 +5,6 @@ has finished, so the answer file does not exist anywhere while the program runs.
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,9 +12,10 @@ import pytest
 
 from tests.plugins.code.live import LiveReward, fenced, live_reward
 from tests.plugins.code.test_code_checkers import CMS_PY, TESTLIB_PY, reference
+from tests.system import needs_bwrap
 from verifier import RewardItem, Score
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+pytestmark = needs_bwrap
 
 # Answers that are right: a program that could read them would pass.
 TESTS = [{"input": "5\n", "output": "1 4\n"}, {"input": "9\n", "output": "4 5\n"}]

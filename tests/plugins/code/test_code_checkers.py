@@ -4,7 +4,6 @@ error. The problem: print two positive integers that sum to n (many right answer
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,8 +12,9 @@ from verifier_code.checker import CheckerJudge
 from verifier_code.suite import Checker
 
 from tests.plugins.code.live import LiveReward, fenced, live_reward
+from tests.system import needs_bwrap
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+pytestmark = needs_bwrap
 
 TESTLIB_PY = """\
 import sys

@@ -22,7 +22,7 @@ from tests.plugins.code.test_code_checkers import (
 )
 from tests.plugins.code.test_code_scoring import IOI, SMALL_ONLY
 from tests.plugins.code.test_code_shapes import ADD, CODECONTESTS_ROW, LCB_FUNCTIONAL_ROW, SUB, TWO_SUM
-from tests.sandbox.docker_support import require_docker
+from tests.system import require_docker
 
 pytestmark = pytest.mark.docker
 

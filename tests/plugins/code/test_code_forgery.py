@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.plugins.code.live import LiveReward, fenced, live_reward
-from tests.sandbox.docker_support import require_docker
+from tests.system import require_docker
 
 ADD = {
     "prompt": 'def add(a, b):\n    """Sum."""\n',

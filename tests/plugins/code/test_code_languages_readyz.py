@@ -8,7 +8,7 @@ import httpx
 import verifier_code
 from fastapi import FastAPI
 
-from tests.sandbox.process_support import needs_bwrap
+from tests.system import needs_bwrap
 from verifier.http import create_app
 from verifier.registry import create_plugin_manager
 from verifier.settings import Settings

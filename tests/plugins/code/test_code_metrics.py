@@ -7,24 +7,23 @@ compares counts before and after its own batch.
 from __future__ import annotations
 
 import importlib
-import shutil
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 import verifier_code
 import verifier_code.metrics
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.system import needs_bwrap
 from verifier.http import create_app
 from verifier.registry import create_plugin_manager
 from verifier.settings import Settings
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+pytestmark = needs_bwrap
 
 ECHO_TWICE = {"tests": [{"input": "21\n", "output": "42\n"}, {"input": "2\n", "output": "4\n"}]}
 

@@ -3,14 +3,14 @@ inside the reasoning is not run, and a completion whose reasoning never ended ha
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
 from tests.plugins.code.live import LiveReward, live_reward
+from tests.system import needs_bwrap
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+pytestmark = needs_bwrap
 
 ADD = {"tests": [{"input": "1 2\n", "output": "3\n"}]}
 RIGHT = "```python\na, b = map(int, input().split())\nprint(a + b)\n```\n"

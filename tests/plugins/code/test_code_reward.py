@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +15,7 @@ from verifier_code.reward import CodeParams, CodeReward
 
 from sandbox.languages import get_language
 from sandbox.process import ProcessBackend, ProcessOptions
+from tests.system import needs_bwrap
 from verifier import RewardItem, Score, split_reasoning
 from verifier.registry import RewardRegistry, create_plugin_manager
 from verifier.schemas import VerifyRequest
@@ -23,7 +23,7 @@ from verifier.scoring import BatchScorer
 from verifier.types import PluginConfig
 from verifier.wire import score_request, verify_response
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+pytestmark = needs_bwrap
 
 ADD_STDIO = {"tests": [{"input": "1 2\n", "output": "3\n"}, {"input": "10 -4\n", "output": "6"}]}
 ADD_ASSERT = {

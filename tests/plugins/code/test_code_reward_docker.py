@@ -13,7 +13,7 @@ import pytest
 import verifier_code
 
 from tests.plugins.code.live import LiveReward, live_reward
-from tests.sandbox.docker_support import require_docker
+from tests.system import require_docker
 from verifier import Reward, RewardItem, Score
 from verifier.types import PluginConfig
 

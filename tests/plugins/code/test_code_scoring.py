@@ -3,7 +3,6 @@ program that does not compile; weights and groups come from the reference and no
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -13,8 +12,9 @@ from verifier_code.scoring import combine
 from verifier_code.suite import StdioCase, UnusableReference
 
 from tests.plugins.code.live import LiveReward, fenced, live_reward
+from tests.system import needs_bwrap
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+pytestmark = needs_bwrap
 
 # Subtask 1 (small inputs, worth 30): every test has a < 10; subtask 2 (worth 70): a >= 10.
 IOI = {

@@ -9,7 +9,8 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import serve_in_thread
-from tests.sandbox.docker_support import containers_of, require_docker
+from tests.sandbox.docker_support import containers_of
+from tests.system import require_docker
 from verifier.client import VerifierClient
 from verifier.http.app import create_app
 from verifier.settings import Settings

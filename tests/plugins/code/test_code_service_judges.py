@@ -4,7 +4,6 @@ malformed ones null with an error naming the accepted shapes."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 
 import pytest
@@ -14,11 +13,12 @@ from tests.plugins.code.live import fenced
 from tests.plugins.code.test_code_checkers import ONE_AND_REST, ONES, TESTLIB_PY, reference
 from tests.plugins.code.test_code_scoring import IOI, SMALL_ONLY
 from tests.plugins.code.test_code_shapes import ADD, LCB_FUNCTIONAL_ROW, OPEN_R1_ROW, TWO_SUM
+from tests.system import needs_bwrap
 from verifier.client import VerifierClient
 from verifier.http.app import create_app
 from verifier.settings import Settings
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+pytestmark = needs_bwrap
 
 
 def test_one_batch_of_judges_shapes_and_bad_references(live_server: Callable[[FastAPI], str]) -> None:

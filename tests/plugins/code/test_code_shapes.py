@@ -9,7 +9,6 @@ import collections
 import json
 import math
 import pickle
-import shutil
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -20,8 +19,9 @@ from verifier_code.shapes import parse_reference
 from verifier_code.suite import AssertSuite, CallSuite, StdioSuite, UnusableReference
 
 from tests.plugins.code.live import LiveReward, fenced, live_reward
+from tests.system import needs_bwrap
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+pytestmark = needs_bwrap
 
 ADD = "a, b = map(int, input().split())\nprint(a + b)"
 SUB = "a, b = map(int, input().split())\nprint(a - b)"

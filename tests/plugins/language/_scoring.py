@@ -8,7 +8,10 @@ from typing import Any
 
 import anyio
 import verifier_language
+from verifier_language.consistency import LanguageReward
+from verifier_language.params import LanguageParams
 
+from verifier import RewardItem
 from verifier.registry import RewardRegistry, create_plugin_manager
 from verifier.schemas import ItemResult, VerifyRequest
 from verifier.scoring import BatchScorer
@@ -51,3 +54,24 @@ def score_one(completion: Any, reward: str = "language", **params: Any) -> ItemR
 
 def score_with_prompt(completion: str, prompt: Any, **params: Any) -> ItemResult:
     return score_batch("language", [{"completion": completion, "prompt": prompt}], params)[0]
+
+
+def mixed_batch() -> list[tuple[str, str | None]]:
+    """Mixed, short and ambiguous reasoning: where an unseeded detector would disagree with itself."""
+    rows = load("reasoning_sentences.jsonl") + load("short_sentences.jsonl")
+    batch: list[tuple[str, str | None]] = []
+    for i in range(0, len(rows) - 3, 3):
+        text = " ".join(row["text"] for row in rows[i : i + 3])
+        batch.append((f"<think>{text} Hmm. Ok so.</think>", None if i % 2 else rows[i]["lang"]))
+    return batch[::3]  # every language, and a short test with langdetect
+
+
+def seeded_scores(detector: str) -> list[float | None]:
+    """The ``language`` scores of ``mixed_batch`` with ``detector`` seeded (the determinism test runs it in child
+    processes too)."""
+    reward = LanguageReward(detector, seed=0)  # type: ignore[arg-type]
+    items = [
+        RewardItem(index=i, completion=text, params=LanguageParams(target=target), prompt=text)
+        for i, (text, target) in enumerate(mixed_batch())
+    ]
+    return [score.value for score in reward(items)]

@@ -11,11 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from verifier_language.consistency import LanguageReward
-from verifier_language.params import LanguageParams, ReadabilityParams
+from verifier_language.params import ReadabilityParams
 from verifier_language.readability import ReadabilityReward
 
-from tests.plugins.language._scoring import load
+from tests.plugins.language._scoring import mixed_batch, seeded_scores
 from verifier import RewardItem
 from verifier.http import create_app
 from verifier.settings import Settings
@@ -23,35 +22,18 @@ from verifier.settings import Settings
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _batch() -> list[tuple[str, str | None]]:
-    """Mixed, short and ambiguous reasoning: where an unseeded detector would disagree with itself."""
-    rows = load("reasoning_sentences.jsonl") + load("short_sentences.jsonl")
-    batch: list[tuple[str, str | None]] = []
-    for i in range(0, len(rows) - 3, 3):
-        text = " ".join(row["text"] for row in rows[i : i + 3])
-        batch.append((f"<think>{text} Hmm. Ok so.</think>", None if i % 2 else rows[i]["lang"]))
-    return batch[::3]  # every language, and a short test with langdetect
-
-
-def _scores(detector: str) -> list[float | None]:
-    reward = LanguageReward(detector, seed=0)  # type: ignore[arg-type]
-    items = [RewardItem(index=i, completion=text, params=LanguageParams(target=target), prompt=text)
-             for i, (text, target) in enumerate(_batch())]
-    return [score.value for score in reward(items)]
-
-
 _CHILD = """
 import json, sys
-from tests.plugins.language.test_determinism_and_service import _scores
-print(json.dumps(_scores(sys.argv[1])))
+from tests.plugins.language._scoring import seeded_scores
+print(json.dumps(seeded_scores(sys.argv[1])))
 """
 
 
 @pytest.mark.parametrize("detector", ["fasttext", "langdetect"])
 def test_same_batch_gives_identical_scores_twice_and_in_two_processes(detector: str) -> None:
-    first = _scores(detector)
+    first = seeded_scores(detector)
     assert len(set(first)) > 3  # a batch of varied scores, not all 1.0
-    assert _scores(detector) == first
+    assert seeded_scores(detector) == first
     children = [
         subprocess.run([sys.executable, "-c", _CHILD, detector], cwd=ROOT, capture_output=True, text=True,
                        check=True, timeout=300)
@@ -62,7 +44,9 @@ def test_same_batch_gives_identical_scores_twice_and_in_two_processes(detector: 
 
 def test_readability_is_deterministic() -> None:
     reward = ReadabilityReward("langdetect", seed=0)
-    items = [RewardItem(index=i, completion=text, params=ReadabilityParams()) for i, (text, _) in enumerate(_batch())]
+    items = [
+        RewardItem(index=i, completion=text, params=ReadabilityParams()) for i, (text, _) in enumerate(mixed_batch())
+    ]
     first = [(s.value, s.details) for s in reward(items)]
     assert [(s.value, s.details) for s in reward(items)] == first
 
