@@ -1,33 +1,65 @@
-"""The PNG of the mini R1 run: TRL's mean reward per step, one line per reward."""
+"""The PNG of the mini R1 run: Stage 2's curves per step, one colour per Stage 2 run from the same Stage 1."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trainer.mini_r1.run import Stage2Result
+
+# Panel -> (curves drawn in it, y label); the linestyle tells the reward components of the first panel apart.
+_PANELS: list[tuple[list[str], str]] = [
+    (["math", "format"], "mean reward (math solid, format dashed)"),
+    (["language"], "language score (share in the prompt's language)"),
+    (["length"], "completion length (tokens)"),
+    (["kl"], "KL to the Stage 1 model"),
+]
+_STYLES = {"math": "-", "format": "--"}
 
 
-def plot_reward_curves(curves: dict[str, list[tuple[int, float]]], path: Path) -> Path:
+def plot_runs(runs: list[Stage2Result], path: Path, title: str) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(7, 4))
-    for name, points in curves.items():
-        if points:
-            steps, values = zip(*points, strict=True)
-            (line,) = axes.plot(steps, values, marker=".", linewidth=0.6, alpha=0.35)
-            smooth = _moving_average(values, 5)
-            axes.plot(steps, smooth, color=line.get_color(), linewidth=2, label=f"{name} (5-step mean)")
-    axes.set_xlabel("GRPO step")
-    axes.set_ylabel("mean reward over the step's completions")
-    axes.set_title("mini R1, Stage 2: rewards from the verifier")
-    axes.set_ylim(-0.05, 1.05)
-    axes.grid(alpha=0.3)
-    axes.legend()
+    figure, grid = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
+    panels: list[Any] = list(grid.flat)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for axes, (names, ylabel) in zip(panels, _PANELS, strict=True):
+        for index, result in enumerate(runs):
+            for name in names:
+                _draw(axes, result.curves[name], colours[index % len(colours)], _STYLES.get(name, "-"),
+                      f"{_label(result)}" if name == names[0] else None)
+        axes.set_ylabel(ylabel)
+        axes.grid(alpha=0.3)
+        if not any(result.curves[n] for result in runs for n in names):
+            axes.text(0.5, 0.5, "not logged (beta 0)", ha="center", va="center", transform=axes.transAxes)
+    for axes in panels[:2]:
+        axes.set_ylim(-0.05, 1.05)
+    for axes in panels[2:]:
+        axes.set_xlabel("GRPO step")
+    panels[0].legend(fontsize=8)
+    figure.suptitle(f"{title}: thin lines per step, thick 5-step means")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=90)
     plt.close(figure)
     return path
+
+
+def _label(result: Stage2Result) -> str:
+    rewarded = [name for name, weight in result.rewards.items() if weight]
+    language = result.rewards.get("language", 0.0)
+    return "+".join(rewarded) + (f" (language {language:g})" if language else " (language not rewarded)")
+
+
+def _draw(axes: Any, points: list[tuple[int, float]], colour: str, style: str, label: str | None) -> None:
+    if not points:
+        return
+    steps, values = zip(*points, strict=True)
+    axes.plot(steps, values, color=colour, linestyle=style, linewidth=0.6, alpha=0.3)
+    axes.plot(steps, _moving_average(values, 5), color=colour, linestyle=style, linewidth=2, label=label)
 
 
 def _moving_average(values: tuple[float, ...], window: int) -> list[float]:
