@@ -12,7 +12,8 @@ import pytest
 
 pytest.importorskip("trl")
 
-from trainer.mini_r1.run import MiniR1Config, run, table
+from trainer.mini_r1.plot import main as plot_main
+from trainer.mini_r1.run import MiniR1Config, load_result, run, table
 from trainer.mini_r1.task import WordedTaskSpec
 from trainer.mini_r1.tiny import TinyModelSpec
 
@@ -61,6 +62,9 @@ def test_mini_r1_smoke_run_trains_both_stages_and_reports(tmp_path: Path) -> Non
     assert lines[2].startswith("after Stage 2 (math+format, beta 0.04)")
     assert lines[3].startswith("after Stage 2 (math+format+language, beta 0.04)")
     saved = json.loads((tmp_path / "result.json").read_text())
+    assert load_result(tmp_path / "result.json") == result
+    assert plot_main([str(tmp_path / "result.json"), "--out", str(tmp_path / "again.png")]) == 0
+    assert (tmp_path / "again.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert saved["stage2"][1]["after"]["language"] == result.stage2[1].after.language
     assert saved["stage2"][1]["beta"] == 0.04
     # the stages ran from recipes a user can rerun with `trainer sft|grpo --config`

@@ -69,3 +69,24 @@ def _moving_average(values: tuple[float, ...], window: int) -> list[float]:
         recent = values[max(0, i - window + 1) : i + 1]
         out.append(sum(recent) / len(recent))
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m trainer.mini_r1.plot --out X.png A/result.json B/result.json``: every Stage 2 run of those
+    results (runs made with ``--stage1`` from one Stage 1, each with its own ``--language-weights``) in one PNG."""
+    import argparse
+
+    from trainer.mini_r1.run import load_result
+
+    parser = argparse.ArgumentParser(prog="python -m trainer.mini_r1.plot", description=main.__doc__)
+    parser.add_argument("results", nargs="+", type=Path, help="result.json files of mini R1 runs")
+    parser.add_argument("--out", type=Path, required=True, help="the PNG to write")
+    parser.add_argument("--title", default="mini R1", help="the figure's title")
+    args = parser.parse_args(argv)
+    runs = [stage2 for path in args.results for stage2 in load_result(path).stage2]
+    print(plot_runs(runs, args.out, args.title))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
