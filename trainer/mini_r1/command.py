@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--grpo-steps", type=int, default=defaults.grpo_steps)
     parser.add_argument("--sft-epochs", type=int, default=defaults.sft_epochs)
+    parser.add_argument("--grpo-lr", type=float, default=defaults.grpo_learning_rate, help="Stage 2 learning rate")
     parser.add_argument("--beta", type=float, default=defaults.beta, help="weight of GRPO's KL term (0: none)")
     parser.add_argument(
         "--language-weights", type=_weights, default=defaults.language_weights,
@@ -49,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
 
     config = dataclasses.replace(
         MiniR1Config(), seed=args.seed, grpo_steps=args.grpo_steps, sft_epochs=args.sft_epochs,
-        threads=args.threads, beta=args.beta, language_weights=args.language_weights,
+        threads=args.threads, beta=args.beta, grpo_learning_rate=args.grpo_lr, language_weights=args.language_weights,
     )
     result = run(config, args.out, verifier_url=args.verifier_url, stage1=args.stage1, plots_dir=args.plots_dir)
     print()
