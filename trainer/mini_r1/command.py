@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--beta", type=float, default=defaults.beta, help="weight of GRPO's KL term (0: none)")
     parser.add_argument(
         "--language-weights", type=_weights, default=defaults.language_weights,
-        help="one Stage 2 per weight of the language reward, comma-separated (default: %(default)s)",
+        help="one Stage 2 per weight of the language reward, comma-separated; '' for none (default: %(default)s)",
     )
     parser.add_argument(
         "--stage1", type=Path, help="reuse this Stage 1 model (an earlier run's <out>/stage1, same seed)"
@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _weights(text: str) -> tuple[float, ...]:
     try:
-        return tuple(float(part) for part in text.split(","))
+        return tuple(float(part) for part in text.split(",") if part.strip())  # "": Stage 1 only
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected comma-separated weights such as 0,0.5: {text!r}") from exc
 
