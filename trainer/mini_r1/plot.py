@@ -51,7 +51,8 @@ def plot_runs(runs: list[Stage2Result], path: Path, title: str) -> Path:
 def _label(result: Stage2Result) -> str:
     rewarded = [name for name, weight in result.rewards.items() if weight]
     language = result.rewards.get("language", 0.0)
-    return "+".join(rewarded) + (f" (language {language:g})" if language else " (language not rewarded)")
+    weight = f"language {language:g}" if language else "language not rewarded"
+    return "+".join(rewarded) + f" ({weight}, beta {result.beta:g})"
 
 
 def _draw(axes: Any, points: list[tuple[int, float]], colour: str, style: str, label: str | None) -> None:
