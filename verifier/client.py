@@ -12,13 +12,15 @@ and so is a 500 that does not carry the verifier's error body: that one comes fr
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
 import orjson
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from verifier.advantages import ScaleRewards
@@ -45,12 +47,28 @@ class ClientSettings(BaseSettings):
     """Where a trainer-side integration (``verifier.verl``) reaches the verifier, from ``VERIFIER_URL``,
     ``VERIFIER_REWARDS``, ``VERIFIER_PROFILE`` and ``VERIFIER_API_KEY``; the caller's own arguments beat them."""
 
-    model_config = SettingsConfigDict(env_prefix="VERIFIER_", extra="ignore")
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
 
-    url: str = DEFAULT_URL
-    rewards: str | None = None
-    profile: str | None = None
-    api_key: SecretStr | None = None
+    # Exactly these names, as verl's users set them (case-sensitive, as the environment is).
+    url: str = Field(DEFAULT_URL, validation_alias="VERIFIER_URL")
+    rewards: str | None = Field(None, validation_alias="VERIFIER_REWARDS")
+    profile: str | None = Field(None, validation_alias="VERIFIER_PROFILE")
+    api_key: SecretStr | None = Field(None, validation_alias="VERIFIER_API_KEY")
+
+    @classmethod
+    def current(cls) -> ClientSettings:
+        """The settings for the environment as it is now. Reward functions ask once per sample, and building
+        settings costs about a millisecond, so one is built per distinct set of ``VERIFIER_*`` variables."""
+        return _client_settings(tuple(os.environ.get(name) for name in _CLIENT_VARIABLES))
+
+
+_CLIENT_VARIABLES = ("VERIFIER_URL", "VERIFIER_REWARDS", "VERIFIER_PROFILE", "VERIFIER_API_KEY")
+
+
+@functools.lru_cache(maxsize=8)
+def _client_settings(environment: tuple[str | None, ...]) -> ClientSettings:
+    # ``environment`` is the cache key only: pydantic-settings reads the variables itself.
+    return ClientSettings()
 
 
 def encode_verify(

@@ -125,7 +125,7 @@ def _choice(
     rewards: str | Mapping[str, float] | None, profile: str | None
 ) -> tuple[dict[str, float] | None, str | None]:
     """The rewards and the profile a call asks for: a profile alone lets its rewards (and map) decide."""
-    environment = ClientSettings()
+    environment = ClientSettings.current()
     profile = profile or environment.profile or None
     if rewards is None:
         rewards = environment.rewards
@@ -181,7 +181,7 @@ atexit.register(close_clients)
 
 def _endpoint(url: str | None, api_key: str | None) -> tuple[str, str | None]:
     """The URL and key a call asks for, else the environment's (``ClientSettings``), else the default URL."""
-    environment = ClientSettings()
+    environment = ClientSettings.current()
     key = api_key or (environment.api_key.get_secret_value() if environment.api_key else None) or None
     return url or environment.url or DEFAULT_URL, key
 

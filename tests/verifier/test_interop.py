@@ -137,6 +137,21 @@ def test_verl_reads_the_environment_below_its_kwargs(
     assert from_url_kwarg == from_environment
 
 
+def test_verl_sees_an_environment_variable_changed_after_a_first_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The settings are cached per set of VERIFIER_* values (they are read per sample): a change must show.
+    from verifier.client import ClientSettings
+
+    monkeypatch.setenv("VERIFIER_REWARDS", "echo:2")
+    assert ClientSettings.current().rewards == "echo:2"
+    monkeypatch.setenv("VERIFIER_REWARDS", "math:1")
+    monkeypatch.setenv("VERIFIER_API_KEY", "k1")
+    changed = ClientSettings.current()
+    assert changed.rewards == "math:1"
+    assert changed.api_key is not None and changed.api_key.get_secret_value() == "k1"
+    monkeypatch.delenv("VERIFIER_REWARDS")
+    assert ClientSettings.current().rewards is None
+
+
 def test_verl_unscored_sample_raises_unless_told_to_score_zero(live_server: Callable[[FastAPI], str]) -> None:
     base = live_server(_app())
     try:
